@@ -1,0 +1,164 @@
+// Package awsapi speaks the AWS wire protocols on Strongroom's one endpoint:
+// AWS JSON 1.1 for KMS (POST /, X-Amz-Target: TrentService.<Op>), and later
+// the query protocol for IAM and STS. It authenticates every request with
+// SigV4, decodes it, calls the kms core and encodes the answer or an
+// AWS-shaped error. It knows nothing about keys: all KMS semantics live in
+// package kms.
+package awsapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"strongroom/internal/clock"
+	"strongroom/internal/identity"
+	"strongroom/internal/kms"
+	"strongroom/internal/sigv4"
+)
+
+// Config configures a Handler.
+type Config struct {
+	// Dev accepts any credentials as the root of DevAccount, without
+	// verifying signatures. Only `strongroom dev` sets it.
+	Dev        bool
+	DevAccount string
+	// DefaultRegion is used in dev mode when a request carries no
+	// credential scope.
+	DefaultRegion string
+	// MaxBodyBytes is the body limit of operations that carry bulk data
+	// (Encrypt, Decrypt, ReEncrypt); others get smallBodyLimit.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+// Handler serves the AWS APIs.
+type Handler struct {
+	svc      *kms.Service
+	ids      *identity.Directory
+	verifier *sigv4.Verifier
+	// clock is the wall clock SigV4 checks request times against. It is
+	// deliberately not the service clock: tests move the service clock by
+	// days, while clients keep signing with the real time.
+	clock clock.Clock
+	cfg      Config
+	log      *slog.Logger
+}
+
+// New returns a Handler serving svc, authenticating callers against ids.
+func New(svc *kms.Service, ids *identity.Directory, cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 2 << 20
+	}
+	if cfg.DefaultRegion == "" {
+		cfg.DefaultRegion = "us-east-1"
+	}
+	return &Handler{svc: svc, ids: ids, verifier: sigv4.NewVerifier(15 * time.Minute), clock: clock.System{}, cfg: cfg, log: cfg.Logger}
+}
+
+const (
+	smallBodyLimit = 256 << 10
+	jsonContent    = "application/x-amz-json-1.1"
+)
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
+
+// ServeHTTP routes a request to its protocol.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	target := r.Header.Get("X-Amz-Target")
+	switch {
+	case strings.HasPrefix(target, "TrentService."):
+		h.serveKMS(w, r, reqID, strings.TrimPrefix(target, "TrentService."))
+	case r.Method == http.MethodPost && target == "":
+		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Missing X-Amz-Target header")
+	default:
+		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Unknown operation "+sanitize(target))
+	}
+}
+
+// sanitize keeps a client-supplied string printable and short for an error.
+func sanitize(s string) string {
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// readBody reads at most limit bytes of r's body; a longer body is an error.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+var errTooLarge = errors.New("awsapi: request body too large")
+
+// authenticate verifies r's SigV4 signature and returns the caller.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte, service string) (identity.Principal, string, error) {
+	a, err := sigv4.Parse(r)
+	if h.cfg.Dev {
+		region := h.cfg.DefaultRegion
+		if err == nil && a.Region != "" {
+			region = a.Region
+		}
+		return identity.Root(h.cfg.DevAccount), region, nil
+	}
+	if err != nil {
+		return identity.Principal{}, "", err
+	}
+	if err := a.CheckScope("", service); err != nil {
+		return identity.Principal{}, "", err
+	}
+	p, secret, err := h.ids.Lookup(ctx, a.AccessKeyID)
+	if errors.Is(err, identity.ErrUnknownKey) {
+		return identity.Principal{}, "", sigv4.UnknownAccessKey()
+	}
+	if err != nil {
+		return identity.Principal{}, "", err
+	}
+	if a.SessionToken != "" {
+		return identity.Principal{}, "", sigv4.InvalidSessionToken()
+	}
+	if err := h.verifier.Verify(a, r, body, secret, h.clock.Now()); err != nil {
+		return identity.Principal{}, "", err
+	}
+	return p, a.Region, nil
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

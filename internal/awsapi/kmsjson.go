@@ -1,0 +1,162 @@
+package awsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"strongroom/internal/kms"
+	"strongroom/internal/sigv4"
+)
+
+// kmsOp is one row of the KMS dispatch table: what the operation is called
+// on the wire, how large its body may be, and how to run it.
+type kmsOp struct {
+	// bulk operations carry data and get the large body limit.
+	bulk bool
+	call func(ctx context.Context, svc *kms.Service, c *kms.Call, body []byte) (any, error)
+}
+
+// op adapts a kms.Service method to the table: decode the JSON body into
+// the input shape, call, return the output.
+func op[I, O any](fn func(*kms.Service, context.Context, *kms.Call, *I) (*O, error)) func(context.Context, *kms.Service, *kms.Call, []byte) (any, error) {
+	return func(ctx context.Context, svc *kms.Service, c *kms.Call, body []byte) (any, error) {
+		in := new(I)
+		if err := decodeJSON(body, in); err != nil {
+			return nil, err
+		}
+		return fn(svc, ctx, c, in)
+	}
+}
+
+// kmsOps is the dispatch table, keyed by the operation name of
+// X-Amz-Target: TrentService.<name>.
+var kmsOps = map[string]kmsOp{
+	"CreateKey":                       {call: op((*kms.Service).CreateKey)},
+	"DescribeKey":                     {call: op((*kms.Service).DescribeKey)},
+	"ListKeys":                        {call: op((*kms.Service).ListKeys)},
+	"EnableKey":                       {call: op((*kms.Service).EnableKey)},
+	"DisableKey":                      {call: op((*kms.Service).DisableKey)},
+	"ScheduleKeyDeletion":             {call: op((*kms.Service).ScheduleKeyDeletion)},
+	"CancelKeyDeletion":               {call: op((*kms.Service).CancelKeyDeletion)},
+	"UpdateKeyDescription":            {call: op((*kms.Service).UpdateKeyDescription)},
+	"Encrypt":                         {bulk: true, call: op((*kms.Service).Encrypt)},
+	"Decrypt":                         {bulk: true, call: op((*kms.Service).Decrypt)},
+	"ReEncrypt":                       {bulk: true, call: op((*kms.Service).ReEncrypt)},
+	"GenerateDataKey":                 {call: op((*kms.Service).GenerateDataKey)},
+	"GenerateDataKeyWithoutPlaintext": {call: op((*kms.Service).GenerateDataKeyWithoutPlaintext)},
+	"GenerateRandom":                  {call: op((*kms.Service).GenerateRandom)},
+	"CreateAlias":                     {call: op((*kms.Service).CreateAlias)},
+	"UpdateAlias":                     {call: op((*kms.Service).UpdateAlias)},
+	"DeleteAlias":                     {call: op((*kms.Service).DeleteAlias)},
+	"ListAliases":                     {call: op((*kms.Service).ListAliases)},
+	"TagResource":                     {call: op((*kms.Service).TagResource)},
+	"UntagResource":                   {call: op((*kms.Service).UntagResource)},
+	"ListResourceTags":                {call: op((*kms.Service).ListResourceTags)},
+	"GetKeyPolicy":                    {call: op((*kms.Service).GetKeyPolicy)},
+	"ListKeyPolicies":                 {call: op((*kms.Service).ListKeyPolicies)},
+	"PutKeyPolicy":                    {call: op((*kms.Service).PutKeyPolicy)},
+}
+
+// decodeJSON decodes an AWS JSON 1.1 body; an empty body is an empty object.
+func decodeJSON(body []byte, v any) error {
+	if len(body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Unexpected value type for field " + te.Field}
+		}
+		return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Malformed JSON request body"}
+	}
+	return nil
+}
+
+func (h *Handler) serveKMS(w http.ResponseWriter, r *http.Request, reqID, name string) {
+	o, ok := kmsOps[name]
+	if !ok {
+		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Unknown operation "+sanitize(name))
+		return
+	}
+	if r.Method != http.MethodPost {
+		writeJSONError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "KMS operations must be sent with POST")
+		return
+	}
+	limit := int64(smallBodyLimit)
+	if o.bulk {
+		limit = h.cfg.MaxBodyBytes
+	}
+	body, err := readBody(r, limit)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "ValidationException", "Request body is larger than the "+strconv.FormatInt(limit, 10)+"-byte limit of "+name+".")
+			return
+		}
+		writeJSONError(w, http.StatusBadRequest, "SerializationException", "Could not read the request body")
+		return
+	}
+	ctx := r.Context()
+	p, region, err := h.authenticate(ctx, r, body, "kms")
+	if err != nil {
+		h.writeError(w, reqID, name, err)
+		return
+	}
+	c := &kms.Call{
+		Principal:       p,
+		Region:          region,
+		SourceIP:        sourceIP(r),
+		UserAgent:       r.UserAgent(),
+		RequestID:       reqID,
+		SecureTransport: r.TLS != nil,
+	}
+	out, err := o.call(ctx, h.svc, c, body)
+	if err != nil {
+		h.writeError(w, reqID, name, err)
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		h.writeError(w, reqID, name, err)
+		return
+	}
+	w.Header().Set("Content-Type", jsonContent)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// writeError sends a client error as-is and hides everything else behind a
+// generic KMSInternalException, logging it with the request id.
+func (h *Handler) writeError(w http.ResponseWriter, reqID, op string, err error) {
+	if e, ok := kms.AsError(err); ok {
+		writeJSONError(w, e.Status, e.Code, e.Message)
+		return
+	}
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		writeJSONError(w, se.Status, se.Code, se.Message)
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		writeJSONError(w, http.StatusBadRequest, "RequestCanceled", "The request was canceled.")
+		return
+	}
+	h.log.Error("internal error", "request_id", reqID, "operation", op, "err", err)
+	writeJSONError(w, http.StatusInternalServerError, "KMSInternalException", "An internal error occurred. Request id "+reqID+".")
+}
+
+type jsonError struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	b, _ := json.Marshal(jsonError{Type: code, Message: msg})
+	w.Header().Set("Content-Type", jsonContent)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}

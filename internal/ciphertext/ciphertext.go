@@ -1,0 +1,193 @@
+// Package ciphertext owns the format of the ciphertext blobs that Encrypt,
+// GenerateDataKey and ReEncrypt return and Decrypt accepts. A blob is
+// self-describing: it names the account, key id and key-material version that
+// sealed it, so Decrypt needs no KeyId. The format is versioned, canonical
+// (Marshal(Parse(b)) == b for every accepted b) and fuzzed.
+//
+// Layout of version 1 (all integers big-endian), documented in
+// docs/ciphertext-format.md:
+//
+//	offset  size  field
+//	0       1     format version, 0x01
+//	1       12    account id, 12 ASCII digits
+//	13      1     key id length n (1..64)
+//	14      n     key id, ASCII
+//	14+n    4     key-material version (uint32)
+//	18+n    16    salt for the per-message key derivation
+//	34+n    12    AES-GCM nonce
+//	46+n    m     AES-256-GCM ciphertext and 16-byte tag (m >= 16)
+//
+// The per-message key is HKDF-SHA256(material, salt, "strongroom/blob/v1"),
+// so a key's material never meets AES-GCM's random-nonce limit. The GCM
+// additional data is the header (bytes 0 .. 46+n) followed by the canonical
+// encoding of the encryption context, so neither can be changed without
+// Open failing.
+package ciphertext
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"sort"
+)
+
+// Version1 is the current format version.
+const Version1 = 0x01
+
+const (
+	accountLen = 12
+	saltLen    = 16
+	nonceLen   = 12
+	tagLen     = 16
+	maxKeyID   = 64
+	// Overhead is the blob size minus the plaintext size, for a key id of
+	// length n: Overhead + n.
+	Overhead = 1 + accountLen + 1 + 4 + saltLen + nonceLen + tagLen
+)
+
+// ErrMalformed is returned for any blob that does not parse. ErrOpen is
+// returned when a well-formed blob fails to authenticate. Callers answer both
+// with the same opaque InvalidCiphertextException.
+var (
+	ErrMalformed = errors.New("ciphertext: malformed blob")
+	ErrOpen      = errors.New("ciphertext: blob failed to authenticate")
+)
+
+// Blob is a parsed ciphertext blob.
+type Blob struct {
+	Account         string
+	KeyID           string
+	MaterialVersion uint32
+	Salt            [saltLen]byte
+	Nonce           [nonceLen]byte
+	Sealed          []byte // GCM ciphertext || tag
+}
+
+// Parse parses b. The returned Blob aliases b.
+func Parse(b []byte) (*Blob, error) {
+	if len(b) < 14 || b[0] != Version1 {
+		return nil, ErrMalformed
+	}
+	account := b[1 : 1+accountLen]
+	for _, c := range account {
+		if c < '0' || c > '9' {
+			return nil, ErrMalformed
+		}
+	}
+	n := int(b[13])
+	if n == 0 || n > maxKeyID || len(b) < 46+n+tagLen {
+		return nil, ErrMalformed
+	}
+	keyID := b[14 : 14+n]
+	for _, c := range keyID {
+		if c <= ' ' || c > '~' {
+			return nil, ErrMalformed
+		}
+	}
+	bl := &Blob{
+		Account:         string(account),
+		KeyID:           string(keyID),
+		MaterialVersion: binary.BigEndian.Uint32(b[14+n:]),
+		Sealed:          b[46+n:],
+	}
+	copy(bl.Salt[:], b[18+n:])
+	copy(bl.Nonce[:], b[34+n:])
+	return bl, nil
+}
+
+// header appends the header bytes of bl to dst.
+func (bl *Blob) header(dst []byte) []byte {
+	dst = append(dst, Version1)
+	dst = append(dst, bl.Account...)
+	dst = append(dst, byte(len(bl.KeyID)))
+	dst = append(dst, bl.KeyID...)
+	dst = binary.BigEndian.AppendUint32(dst, bl.MaterialVersion)
+	dst = append(dst, bl.Salt[:]...)
+	dst = append(dst, bl.Nonce[:]...)
+	return dst
+}
+
+// Marshal encodes bl.
+func (bl *Blob) Marshal() []byte {
+	out := make([]byte, 0, 46+len(bl.KeyID)+len(bl.Sealed))
+	return append(bl.header(out), bl.Sealed...)
+}
+
+// CanonicalContext returns the unambiguous encoding of an encryption
+// context: the pair count, then each pair sorted by key (byte-wise) as
+// length-prefixed key and value (uint32 lengths). {"a":"bc"} and {"ab":"c"}
+// encode differently. A nil or empty context encodes as four zero bytes.
+func CanonicalContext(ec map[string]string) []byte {
+	keys := make([]string, 0, len(ec))
+	size := 4
+	for k, v := range ec {
+		keys = append(keys, k)
+		size += 8 + len(k) + len(v)
+	}
+	sort.Strings(keys)
+	out := make([]byte, 0, size)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(keys)))
+	for _, k := range keys {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(k)))
+		out = append(out, k...)
+		v := ec[k]
+		out = binary.BigEndian.AppendUint32(out, uint32(len(v)))
+		out = append(out, v...)
+	}
+	return out
+}
+
+func gcmFor(material []byte, salt []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, material, salt, "strongroom/blob/v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	clear(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// Seal encrypts plaintext under material (a 32-byte symmetric key) and
+// returns the blob bytes naming account, keyID and materialVersion.
+func Seal(material []byte, account, keyID string, materialVersion uint32, plaintext []byte, ec map[string]string) ([]byte, error) {
+	if len(account) != accountLen || len(keyID) == 0 || len(keyID) > maxKeyID {
+		return nil, errors.New("ciphertext: invalid key reference")
+	}
+	bl := &Blob{Account: account, KeyID: keyID, MaterialVersion: materialVersion}
+	if _, err := rand.Read(bl.Salt[:]); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(bl.Nonce[:]); err != nil {
+		return nil, err
+	}
+	aead, err := gcmFor(material, bl.Salt[:])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, 46+len(keyID)+len(plaintext)+tagLen)
+	out = bl.header(out)
+	aad := append(out[:len(out):len(out)], CanonicalContext(ec)...)
+	return aead.Seal(out, bl.Nonce[:], plaintext, aad), nil
+}
+
+// Open authenticates and decrypts bl under material with the encryption
+// context ec. Any failure is ErrOpen.
+func Open(material []byte, bl *Blob, ec map[string]string) ([]byte, error) {
+	aead, err := gcmFor(material, bl.Salt[:])
+	if err != nil {
+		return nil, ErrOpen
+	}
+	aad := append(bl.header(nil), CanonicalContext(ec)...)
+	pt, err := aead.Open(nil, bl.Nonce[:], bl.Sealed, aad)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}

@@ -1,0 +1,235 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"strongroom/internal/arn"
+	"strongroom/internal/store"
+)
+
+func errInvalidAliasName(format string, args ...any) *Error {
+	return newErr("InvalidAliasNameException", 400, format, args...)
+}
+
+func checkAliasName(name string) error {
+	if !arn.ValidAliasName(name) {
+		return errInvalidAliasName("Alias must start with the prefix \"alias/\" and contain only alphanumeric characters, forward slashes (/), underscores (_) and dashes (-): %s", name)
+	}
+	if arn.IsReservedAlias(name) {
+		return errInvalidAliasName("Alias must not begin with 'alias/aws/'. The alias/aws/ prefix is reserved for AWS managed keys.")
+	}
+	return nil
+}
+
+// aliasTarget resolves TargetKeyId for CreateAlias and UpdateAlias: a key id
+// or key ARN (not an alias) of a customer managed key in the caller's
+// account and region.
+func (s *Service) aliasTarget(tx store.Tx, c *Call, ref string) (*keyRecord, error) {
+	r, err := arn.ParseKeyRef(ref)
+	if err == nil && r.AliasName != "" {
+		return nil, errValidation("TargetKeyId must be a key ID or key ARN, not an alias: %s", ref)
+	}
+	if err == nil && r.Account != "" && r.Account != c.Principal.Account {
+		return nil, errValidation("You cannot associate an alias with a KMS key in a different AWS account.")
+	}
+	res, err := s.resolveIn(tx, c, ref)
+	if err != nil {
+		return nil, err
+	}
+	k := res.key
+	if k.Manager != ManagerCustomer {
+		return nil, errUnsupported("%s is an AWS managed key; aliases can only point to customer managed keys.", k.arn())
+	}
+	if err := requireNotPendingDeletion(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// CreateAlias creates an alias for a customer managed key.
+func (s *Service) CreateAlias(ctx context.Context, c *Call, in *CreateAliasInput) (*Empty, error) {
+	if err := checkAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	account, region := c.Principal.Account, c.Region
+	err := s.update(ctx, func(tx store.Tx) error {
+		k, err := s.aliasTarget(tx, c, in.TargetKeyId)
+		if err != nil {
+			return err
+		}
+		if err := s.authorize(ctx, c, "kms:CreateAlias", k); err != nil {
+			return err
+		}
+		now := s.clock.Now().Unix()
+		b, _ := json.Marshal(&aliasRecord{Target: k.ID, Created: now, Updated: now})
+		err = tx.Create(store.KindAlias, scopeOf(account, region), in.AliasName, b)
+		if errors.Is(err, store.ErrExists) {
+			return errAlreadyExists("An alias with the name %s already exists", arn.Alias(region, account, in.AliasName))
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Empty{}, nil
+}
+
+// UpdateAlias points an existing alias at another key of the same type and
+// usage.
+func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *CreateAliasInput) (*Empty, error) {
+	if err := checkAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	account, region := c.Principal.Account, c.Region
+	err := s.update(ctx, func(tx store.Tx) error {
+		a, err := getAlias(tx, account, region, in.AliasName)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
+		}
+		if err != nil {
+			return err
+		}
+		k, err := s.aliasTarget(tx, c, in.TargetKeyId)
+		if err != nil {
+			return err
+		}
+		if err := s.authorize(ctx, c, "kms:UpdateAlias", k); err != nil {
+			return err
+		}
+		if old, err := getKey(tx, account, region, a.Target); err == nil {
+			if err := s.authorize(ctx, c, "kms:UpdateAlias", old); err != nil {
+				return err
+			}
+			if keyClass(old.Spec) != keyClass(k.Spec) || old.Usage != k.Usage {
+				return errValidation("The current KMS key %s and the new KMS key %s must be the same type (both symmetric, both asymmetric or both HMAC) and have the same key usage.", old.arn(), k.arn())
+			}
+		}
+		a.Target = k.ID
+		a.Updated = s.clock.Now().Unix()
+		return putAlias(tx, account, region, in.AliasName, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Empty{}, nil
+}
+
+// keyClass groups key specs as UpdateAlias compares them.
+func keyClass(spec string) string {
+	switch {
+	case spec == SpecSymmetricDefault:
+		return "symmetric"
+	case len(spec) > 5 && spec[:5] == "HMAC_":
+		return "hmac"
+	}
+	return "asymmetric"
+}
+
+// DeleteAlias deletes an alias; the key is unaffected.
+func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *DeleteAliasInput) (*Empty, error) {
+	if err := checkAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	account, region := c.Principal.Account, c.Region
+	err := s.update(ctx, func(tx store.Tx) error {
+		a, err := getAlias(tx, account, region, in.AliasName)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
+		}
+		if err != nil {
+			return err
+		}
+		if k, err := getKey(tx, account, region, a.Target); err == nil {
+			if err := s.authorize(ctx, c, "kms:DeleteAlias", k); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(store.KindAlias, scopeOf(account, region), in.AliasName)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Empty{}, nil
+}
+
+// ListAliases lists the aliases of the caller's account and region, or only
+// those of one key.
+func (s *Service) ListAliases(ctx context.Context, c *Call, in *ListAliasesInput) (*ListAliasesOutput, error) {
+	limit := pageLimit(in.Limit, 100)
+	after := ""
+	if in.Marker != nil {
+		if !arn.ValidAliasName(*in.Marker) {
+			return nil, errInvalidMarker()
+		}
+		after = *in.Marker
+	}
+	account, region := c.Principal.Account, c.Region
+	out := &ListAliasesOutput{Aliases: []AliasListEntry{}}
+	err := s.view(ctx, func(tx store.Tx) error {
+		out.Aliases = out.Aliases[:0]
+		filter := ""
+		if in.KeyId != nil {
+			r, err := arn.ParseKeyRef(*in.KeyId)
+			if err != nil || r.AliasName != "" {
+				return errInvalidArn("KeyId must be a key ID or key ARN: %s", *in.KeyId)
+			}
+			res, err := s.resolveIn(tx, c, *in.KeyId)
+			if err != nil {
+				return err
+			}
+			if err := s.authorize(ctx, c, "kms:ListAliases", res.key); err != nil {
+				return err
+			}
+			filter = res.key.ID
+			account = res.key.Account
+		} else if err := s.authorize(ctx, c, "kms:ListAliases", nil); err != nil {
+			return err
+		}
+		cursor := after
+		for len(out.Aliases) <= limit {
+			items, err := tx.List(store.KindAlias, scopeOf(account, region), cursor, 500)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				var a aliasRecord
+				if err := json.Unmarshal(it.Value, &a); err != nil {
+					return err
+				}
+				if filter != "" && a.Target != filter {
+					continue
+				}
+				if k, err := getKey(tx, account, region, a.Target); err == nil && s.deletionDue(k) {
+					continue
+				}
+				out.Aliases = append(out.Aliases, AliasListEntry{
+					AliasName:       it.ID,
+					AliasArn:        arn.Alias(region, account, it.ID),
+					TargetKeyId:     a.Target,
+					CreationDate:    tp(time.Unix(a.Created, 0).UTC()),
+					LastUpdatedDate: tp(time.Unix(a.Updated, 0).UTC()),
+				})
+				if len(out.Aliases) > limit {
+					break
+				}
+			}
+			if len(items) < 500 {
+				break
+			}
+			cursor = items[len(items)-1].ID
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Aliases) > limit {
+		out.Aliases = out.Aliases[:limit]
+		out.Truncated = true
+		out.NextMarker = out.Aliases[limit-1].AliasName
+	}
+	return out, nil
+}

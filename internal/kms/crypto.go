@@ -1,0 +1,322 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"strongroom/internal/ciphertext"
+	"strongroom/internal/store"
+)
+
+// unsealMaterial returns the plaintext material of version v of k, from the
+// cache or by unsealing it. The caller must not modify or retain it.
+func (s *Service) unsealMaterial(k *keyRecord, v uint32) ([]byte, error) {
+	ck := cacheKey(k.Account, k.ID, v)
+	if m, ok := s.cache.get(ck); ok {
+		return m, nil
+	}
+	mr := k.material(v)
+	if mr == nil {
+		return nil, errInvalidCiphertext()
+	}
+	m, err := s.sealer.Open(mr.Sealed, materialAAD(k.Account, k.ID, v))
+	if err != nil {
+		return nil, fmt.Errorf("kms: unsealing material of %s version %d: %w", k.arn(), v, err)
+	}
+	s.cache.put(ck, m)
+	return m, nil
+}
+
+func checkSymmetricAlgorithm(alg *string) error {
+	if alg != nil && *alg != SpecSymmetricDefault {
+		return errInvalidKeyUsage("The encryption algorithm %s is not compatible with a symmetric KMS key.", *alg)
+	}
+	return nil
+}
+
+func requireSymmetricEncrypt(k *keyRecord) error {
+	if k.Spec != SpecSymmetricDefault || k.Usage != UsageEncryptDecrypt {
+		return errInvalidKeyUsage("%s key usage is %s and key spec is %s, which is not valid for this operation.", k.arn(), k.Usage, k.Spec)
+	}
+	return nil
+}
+
+func refuseRecipient(r *RecipientInfo) error {
+	if r != nil {
+		return errValidation("Recipient is not supported: Strongroom has no Nitro Enclaves attestation.")
+	}
+	return nil
+}
+
+// encryptUnder seals plaintext under k's current material.
+func (s *Service) encryptUnder(k *keyRecord, plaintext []byte, ec map[string]string) ([]byte, *materialRecord, error) {
+	mr := k.material(k.Current)
+	if mr == nil {
+		return nil, nil, errInvalidState("%s has no key material.", k.arn())
+	}
+	m, err := s.unsealMaterial(k, k.Current)
+	if err != nil {
+		return nil, nil, err
+	}
+	blob, err := ciphertext.Seal(m, k.Account, k.ID, k.Current, plaintext, ec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return blob, mr, nil
+}
+
+// Encrypt encrypts a plaintext of up to the configured limit under a key.
+func (s *Service) Encrypt(ctx context.Context, c *Call, in *EncryptInput) (*EncryptOutput, error) {
+	if len(in.Plaintext) > s.cfg.EncryptLimit {
+		return nil, errValidation("Plaintext is %d bytes; Encrypt accepts at most %d bytes. Use envelope encryption for larger data: call GenerateDataKey and encrypt the data locally with the data key.", len(in.Plaintext), s.cfg.EncryptLimit)
+	}
+	if len(in.Plaintext) == 0 {
+		return nil, errValidation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	r, err := s.resolve(ctx, c, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	k := r.key
+	if err := s.authorize(ctx, c, "kms:Encrypt", k); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(k); err != nil {
+		return nil, err
+	}
+	if err := requireSymmetricEncrypt(k); err != nil {
+		return nil, err
+	}
+	if err := checkSymmetricAlgorithm(in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun()
+	}
+	blob, _, err := s.encryptUnder(k, in.Plaintext, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	return &EncryptOutput{CiphertextBlob: blob, KeyId: k.arn(), EncryptionAlgorithm: SpecSymmetricDefault}, nil
+}
+
+// decryptBlob opens a symmetric ciphertext blob for c: it finds the key the
+// blob names, checks it against keyRef (if given), authorizes action and
+// opens. Every failure to find or open is InvalidCiphertextException.
+func (s *Service) decryptBlob(ctx context.Context, c *Call, action string, blob []byte, ec map[string]string, keyRef *string, alg *string) ([]byte, *keyRecord, *materialRecord, error) {
+	bl, err := ciphertext.Parse(blob)
+	if err != nil {
+		return nil, nil, nil, errInvalidCiphertext()
+	}
+	var k *keyRecord
+	var want *resolved
+	err = s.view(ctx, func(tx store.Tx) error {
+		k, want = nil, nil
+		if keyRef != nil {
+			if want, err = s.resolveIn(tx, c, *keyRef); err != nil {
+				return err
+			}
+		}
+		k, err = getKey(tx, bl.Account, c.Region, bl.KeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			k, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if want != nil && (k == nil || want.key.ID != bl.KeyID || want.key.Account != bl.Account) {
+		return nil, nil, nil, errIncorrectKey()
+	}
+	if k == nil {
+		return nil, nil, nil, errInvalidCiphertext()
+	}
+	if s.deletionDue(k) {
+		return nil, nil, nil, errInvalidCiphertext()
+	}
+	if err := s.authorize(ctx, c, action, k); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := requireUsable(k); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := requireSymmetricEncrypt(k); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkSymmetricAlgorithm(alg); err != nil {
+		return nil, nil, nil, err
+	}
+	mr := k.material(bl.MaterialVersion)
+	if mr == nil {
+		return nil, nil, nil, errInvalidCiphertext()
+	}
+	m, err := s.unsealMaterial(k, bl.MaterialVersion)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pt, err := ciphertext.Open(m, bl, ec)
+	if err != nil {
+		return nil, nil, nil, errInvalidCiphertext()
+	}
+	return pt, k, mr, nil
+}
+
+// Decrypt decrypts a ciphertext blob. The blob names its key; KeyId, when
+// given, must name the same key.
+func (s *Service) Decrypt(ctx context.Context, c *Call, in *DecryptInput) (*DecryptOutput, error) {
+	if err := refuseRecipient(in.Recipient); err != nil {
+		return nil, err
+	}
+	pt, k, mr, err := s.decryptBlob(ctx, c, "kms:Decrypt", in.CiphertextBlob, in.EncryptionContext, in.KeyId, in.EncryptionAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		clear(pt)
+		return nil, errDryRun()
+	}
+	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: SpecSymmetricDefault, KeyMaterialId: mr.ID}, nil
+}
+
+// ReEncrypt decrypts a ciphertext and encrypts the plaintext under another
+// key (or the same one, e.g. after rotation) without exposing it.
+func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *ReEncryptInput) (*ReEncryptOutput, error) {
+	pt, src, srcMR, err := s.decryptBlob(ctx, c, "kms:ReEncryptFrom", in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId, in.SourceEncryptionAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	r, err := s.resolve(ctx, c, in.DestinationKeyId)
+	if err != nil {
+		return nil, err
+	}
+	dst := r.key
+	if err := s.authorize(ctx, c, "kms:ReEncryptTo", dst); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(dst); err != nil {
+		return nil, err
+	}
+	if err := requireSymmetricEncrypt(dst); err != nil {
+		return nil, err
+	}
+	if err := checkSymmetricAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun()
+	}
+	blob, dstMR, err := s.encryptUnder(dst, pt, in.DestinationEncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	return &ReEncryptOutput{
+		CiphertextBlob:                 blob,
+		SourceKeyId:                    src.arn(),
+		KeyId:                          dst.arn(),
+		SourceEncryptionAlgorithm:      SpecSymmetricDefault,
+		DestinationEncryptionAlgorithm: SpecSymmetricDefault,
+		SourceKeyMaterialId:            srcMR.ID,
+		DestinationKeyMaterialId:       dstMR.ID,
+	}, nil
+}
+
+// GenerateDataKey returns a fresh data key in plaintext and encrypted.
+func (s *Service) GenerateDataKey(ctx context.Context, c *Call, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+	return s.generateDataKey(ctx, c, in, "kms:GenerateDataKey", true)
+}
+
+// GenerateDataKeyWithoutPlaintext returns a fresh data key, encrypted only.
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Call, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+	return s.generateDataKey(ctx, c, in, "kms:GenerateDataKeyWithoutPlaintext", false)
+}
+
+func (s *Service) generateDataKey(ctx context.Context, c *Call, in *GenerateDataKeyInput, action string, withPlaintext bool) (*GenerateDataKeyOutput, error) {
+	n := 0
+	switch {
+	case in.KeySpec != nil && in.NumberOfBytes != nil:
+		return nil, errValidation("Please specify either number of bytes or key spec.")
+	case in.KeySpec != nil:
+		switch *in.KeySpec {
+		case "AES_256":
+			n = 32
+		case "AES_128":
+			n = 16
+		default:
+			return nil, errValidation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]", *in.KeySpec)
+		}
+	case in.NumberOfBytes != nil:
+		n = int(*in.NumberOfBytes)
+		if n < 1 || n > 1024 {
+			return nil, errValidation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
+		}
+	default:
+		return nil, errValidation("Please specify either number of bytes or key spec.")
+	}
+	if withPlaintext {
+		if err := refuseRecipient(in.Recipient); err != nil {
+			return nil, err
+		}
+	}
+	r, err := s.resolve(ctx, c, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	k := r.key
+	if err := s.authorize(ctx, c, action, k); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(k); err != nil {
+		return nil, err
+	}
+	if err := requireSymmetricEncrypt(k); err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun()
+	}
+	dk := make([]byte, n)
+	if _, err := rand.Read(dk); err != nil {
+		return nil, err
+	}
+	blob, mr, err := s.encryptUnder(k, dk, in.EncryptionContext)
+	if err != nil {
+		clear(dk)
+		return nil, err
+	}
+	out := &GenerateDataKeyOutput{CiphertextBlob: blob, KeyId: k.arn(), KeyMaterialId: mr.ID}
+	if withPlaintext {
+		out.Plaintext = dk
+	} else {
+		clear(dk)
+	}
+	return out, nil
+}
+
+// GenerateRandom returns 1–1024 random bytes.
+func (s *Service) GenerateRandom(ctx context.Context, c *Call, in *GenerateRandomInput) (*GenerateRandomOutput, error) {
+	if in.CustomKeyStoreId != nil {
+		return nil, newErr("CustomKeyStoreNotFoundException", 400, "Custom key store not found.")
+	}
+	if err := refuseRecipient(in.Recipient); err != nil {
+		return nil, err
+	}
+	if in.NumberOfBytes == nil {
+		return nil, errValidation("NumberOfBytes is required.")
+	}
+	n := int(*in.NumberOfBytes)
+	if n < 1 || n > 1024 {
+		return nil, errValidation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
+	}
+	if err := s.authorize(ctx, c, "kms:GenerateRandom", nil); err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return &GenerateRandomOutput{Plaintext: b}, nil
+}

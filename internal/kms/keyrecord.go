@@ -1,0 +1,246 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"strongroom/internal/arn"
+	"strongroom/internal/store"
+)
+
+// Key states.
+const (
+	StateEnabled         = "Enabled"
+	StateDisabled        = "Disabled"
+	StatePendingDeletion = "PendingDeletion"
+	StatePendingImport   = "PendingImport"
+	StateUnavailable     = "Unavailable"
+)
+
+// Key managers and origins.
+const (
+	ManagerCustomer = "CUSTOMER"
+	ManagerAWS      = "AWS"
+	OriginKMS       = "AWS_KMS"
+	OriginExternal  = "EXTERNAL"
+)
+
+// keyRecord is the persisted form of a KMS key.
+type keyRecord struct {
+	ID            string           `json:"id"`
+	Account       string           `json:"account"`
+	Region        string           `json:"region"`
+	Created       int64            `json:"created"`
+	Description   string           `json:"description"`
+	State         string           `json:"state"`
+	Spec          string           `json:"spec"`
+	Usage         string           `json:"usage"`
+	Origin        string           `json:"origin"`
+	Manager       string           `json:"manager"`
+	MultiRegion   bool             `json:"multiRegion,omitempty"`
+	DeletionDate  int64            `json:"deletionDate,omitempty"`
+	PendingWindow int32            `json:"pendingWindow,omitempty"`
+	Policy        string           `json:"policy"`
+	Tags          []Tag            `json:"tags,omitempty"`
+	Materials     []materialRecord `json:"materials,omitempty"`
+	Current       uint32           `json:"current"` // version used to encrypt; 0 = none
+}
+
+func (k *keyRecord) arn() string { return arn.Key(k.Region, k.Account, k.ID) }
+
+func (k *keyRecord) material(version uint32) *materialRecord {
+	for i := range k.Materials {
+		if k.Materials[i].Version == version {
+			return &k.Materials[i]
+		}
+	}
+	return nil
+}
+
+func (k *keyRecord) metadata() *KeyMetadata {
+	m := &KeyMetadata{
+		AWSAccountId:          k.Account,
+		KeyId:                 k.ID,
+		Arn:                   k.arn(),
+		CreationDate:          tp(time.Unix(k.Created, 0).UTC()),
+		Enabled:               k.State == StateEnabled,
+		Description:           k.Description,
+		KeyUsage:              k.Usage,
+		KeyState:              k.State,
+		Origin:                k.Origin,
+		KeyManager:            k.Manager,
+		CustomerMasterKeySpec: k.Spec,
+		KeySpec:               k.Spec,
+		MultiRegion:           k.MultiRegion,
+	}
+	if k.State == StatePendingDeletion {
+		m.DeletionDate = tp(time.Unix(k.DeletionDate, 0).UTC())
+		m.PendingDeletionWindowInDays = k.PendingWindow
+	}
+	if cur := k.material(k.Current); cur != nil {
+		m.CurrentKeyMaterialId = cur.ID
+	}
+	m.EncryptionAlgorithms, m.SigningAlgorithms, m.MacAlgorithms, m.KeyAgreementAlgorithms = algorithmsFor(k.Spec, k.Usage)
+	return m
+}
+
+func decodeKey(b []byte) (*keyRecord, error) {
+	k := new(keyRecord)
+	if err := json.Unmarshal(b, k); err != nil {
+		return nil, fmt.Errorf("kms: decoding key record: %w", err)
+	}
+	return k, nil
+}
+
+func encodeKey(k *keyRecord) []byte {
+	b, err := json.Marshal(k)
+	if err != nil {
+		panic(err) // a keyRecord always encodes
+	}
+	return b
+}
+
+func getKey(tx store.Tx, account, region, id string) (*keyRecord, error) {
+	b, err := tx.Get(store.KindKey, scopeOf(account, region), id)
+	if err != nil {
+		return nil, err
+	}
+	return decodeKey(b)
+}
+
+func putKey(tx store.Tx, k *keyRecord) error {
+	return tx.Put(store.KindKey, scopeOf(k.Account, k.Region), k.ID, encodeKey(k))
+}
+
+// aliasRecord is the persisted form of an alias.
+type aliasRecord struct {
+	Target  string `json:"target"`
+	Created int64  `json:"created"`
+	Updated int64  `json:"updated"`
+}
+
+func getAlias(tx store.Tx, account, region, name string) (*aliasRecord, error) {
+	b, err := tx.Get(store.KindAlias, scopeOf(account, region), name)
+	if err != nil {
+		return nil, err
+	}
+	a := new(aliasRecord)
+	if err := json.Unmarshal(b, a); err != nil {
+		return nil, fmt.Errorf("kms: decoding alias record: %w", err)
+	}
+	return a, nil
+}
+
+func putAlias(tx store.Tx, account, region, name string, a *aliasRecord) error {
+	b, _ := json.Marshal(a)
+	return tx.Put(store.KindAlias, scopeOf(account, region), name, b)
+}
+
+// resolved is a key found by a reference.
+type resolved struct {
+	key *keyRecord
+	// alias is the alias name when the reference was an alias.
+	alias string
+}
+
+// resolveIn finds the key that ref names, inside tx. Keys whose deletion
+// window has passed count as gone.
+func (s *Service) resolveIn(tx store.Tx, c *Call, ref string) (*resolved, error) {
+	r, err := arn.ParseKeyRef(ref)
+	if err != nil {
+		return nil, errNotFound("Invalid keyId '%s'", ref)
+	}
+	account, region := c.Principal.Account, c.Region
+	if r.Account != "" {
+		account = r.Account
+		if r.Region != c.Region {
+			return nil, errNotFound("Invalid arn %s", ref)
+		}
+	}
+	out := &resolved{}
+	id := r.KeyID
+	if r.AliasName != "" {
+		a, err := getAlias(tx, account, region, r.AliasName)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNotFound("Alias %s is not found.", arn.Alias(region, account, r.AliasName))
+		}
+		if err != nil {
+			return nil, err
+		}
+		id, out.alias = a.Target, r.AliasName
+	} else if !arn.IsKeyID(id) {
+		return nil, errNotFound("Invalid keyId '%s'", ref)
+	}
+	k, err := getKey(tx, account, region, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound("Key '%s' does not exist", arn.Key(region, account, id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.deletionDue(k) {
+		return nil, errNotFound("Key '%s' does not exist", k.arn())
+	}
+	out.key = k
+	return out, nil
+}
+
+// resolve is resolveIn in its own read transaction.
+func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, error) {
+	var out *resolved
+	err := s.view(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = s.resolveIn(tx, c, ref)
+		return err
+	})
+	return out, err
+}
+
+// mutateKey resolves ref and applies fn to the key inside one read-write
+// transaction, persisting the result if fn returns nil.
+func (s *Service) mutateKey(ctx context.Context, c *Call, ref string, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
+	var out *keyRecord
+	err := s.update(ctx, func(tx store.Tx) error {
+		r, err := s.resolveIn(tx, c, ref)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, r.key); err != nil {
+			return err
+		}
+		out = r.key
+		return putKey(tx, r.key)
+	})
+	return out, err
+}
+
+func (s *Service) deletionDue(k *keyRecord) bool {
+	return k.State == StatePendingDeletion && s.clock.Now().Unix() >= k.DeletionDate
+}
+
+// requireUsable checks that k can perform a cryptographic operation.
+func requireUsable(k *keyRecord) error {
+	switch k.State {
+	case StateEnabled:
+		return nil
+	case StateDisabled:
+		return errDisabled(k.arn())
+	case StatePendingDeletion:
+		return errInvalidState("%s is pending deletion.", k.arn())
+	case StatePendingImport:
+		return errInvalidState("%s is pending import.", k.arn())
+	default:
+		return errInvalidState("%s is unavailable.", k.arn())
+	}
+}
+
+// requireNotPendingDeletion refuses management of a key pending deletion.
+func requireNotPendingDeletion(k *keyRecord) error {
+	if k.State == StatePendingDeletion {
+		return errInvalidState("%s is pending deletion.", k.arn())
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package kms
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"sync"
+)
+
+// materialRecord is one version of a key's material, sealed under the root
+// of trust. The plaintext material exists only in memory, in the cache.
+type materialRecord struct {
+	Version uint32 `json:"v"`
+	ID      string `json:"id"` // KeyMaterialId: 64 hex digits
+	Sealed  []byte `json:"sealed"`
+	Created int64  `json:"created"` // unix seconds
+}
+
+// materialAAD binds sealed material to its key and version, so sealed bytes
+// copied onto another key or version do not open.
+func materialAAD(account, keyID string, version uint32) []byte {
+	b := make([]byte, 0, 64)
+	b = append(b, "strongroom/material/v1\x00"...)
+	b = append(b, account...)
+	b = append(b, 0)
+	b = append(b, keyID...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint32(b, version)
+}
+
+func newMaterialID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// materialCache keeps recently used unsealed material in memory, bounded.
+// Entries are keyed by account, key id and material version, which never
+// change meaning: a version number is never reused for other material.
+type materialCache struct {
+	mu  sync.RWMutex
+	max int
+	m   map[string][]byte
+}
+
+func newMaterialCache(max int) *materialCache {
+	return &materialCache{max: max, m: make(map[string][]byte)}
+}
+
+func cacheKey(account, keyID string, version uint32) string {
+	var v [4]byte
+	binary.BigEndian.PutUint32(v[:], version)
+	return account + keyID + string(v[:])
+}
+
+func (c *materialCache) get(k string) ([]byte, bool) {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	return v, ok
+}
+
+func (c *materialCache) put(k string, v []byte) {
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		for old, ov := range c.m { // random eviction: map order is random
+			clear(ov)
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = v
+	c.mu.Unlock()
+}
+
+// forget drops every cached version of a key (crypto-shredding, deletion of
+// imported material).
+func (c *materialCache) forget(account, keyID string) {
+	prefix := account + keyID
+	c.mu.Lock()
+	for k, v := range c.m {
+		if len(k) == len(prefix)+4 && k[:len(prefix)] == prefix {
+			clear(v)
+			delete(c.m, k)
+		}
+	}
+	c.mu.Unlock()
+}

@@ -1,0 +1,80 @@
+// Package store defines how Strongroom persists its state, independent of any
+// backend. A store is a transactional, ordered key-value space: records live in
+// a Kind (keys, aliases, access keys, …), inside a Scope (typically
+// "account/region"), under an ID, and hold opaque bytes that the kms core
+// encodes. Backends never see key material in the clear: the core seals it
+// under the root of trust before it reaches a store.
+//
+// Implementations: store/bolt (embedded, the default), store/memory (dev and
+// tests) and store/postgres (clusters). Every implementation must pass the
+// conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Errors returned by stores. Callers compare with errors.Is.
+var (
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists: Create found a record with the same kind, scope and id.
+	ErrExists = errors.New("store: already exists")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Kind names a collection of records.
+type Kind string
+
+// The kinds the core uses. A backend must accept any Kind that is a
+// non-empty string of at most 64 bytes of [a-z0-9_-].
+const (
+	KindKey       Kind = "key"
+	KindAlias     Kind = "alias"
+	KindAccessKey Kind = "accesskey"
+	KindAccount   Kind = "account"
+	KindMeta      Kind = "meta"
+	KindPending   Kind = "pending" // keys pending deletion, by deletion time
+)
+
+// Item is one record returned by List.
+type Item struct {
+	ID    string
+	Value []byte
+}
+
+// Tx is a transaction's view of the store. Values returned by Get and List
+// are owned by the caller (a backend must copy them if it reuses buffers).
+// Scope and ID are arbitrary non-empty byte strings of at most 1024 bytes;
+// Scope may be empty.
+type Tx interface {
+	// Get returns the value of the record, or ErrNotFound.
+	Get(kind Kind, scope, id string) ([]byte, error)
+	// List returns up to limit records of kind in scope whose id sorts
+	// strictly after `after` (byte-wise), in ascending id order. limit <= 0
+	// means no limit. An empty after starts at the beginning.
+	List(kind Kind, scope, after string, limit int) ([]Item, error)
+	// Create stores a new record, or returns ErrExists. Only in Update.
+	Create(kind Kind, scope, id string, value []byte) error
+	// Put stores the record, replacing any existing value. Only in Update.
+	Put(kind Kind, scope, id string, value []byte) error
+	// Delete removes the record, or returns ErrNotFound. Only in Update.
+	Delete(kind Kind, scope, id string) error
+}
+
+// Store is a transactional record store.
+type Store interface {
+	// View runs fn in a read-only transaction. Writes inside it fail.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction. If fn returns an error the
+	// transaction is rolled back and that error is returned. If Update returns
+	// nil, every write of fn is durable (on stable storage, or for a remote
+	// store committed) and visible to every later transaction. fn may be
+	// called more than once (backends batch and retry), so it must have no
+	// effects outside the transaction.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Close releases the store. Later calls return ErrClosed.
+	Close() error
+}

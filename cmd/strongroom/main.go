@@ -1,0 +1,285 @@
+// Command strongroom is Strongroom's one binary: the server (serve, dev)
+// and its admin commands. It is the only place that picks concrete
+// implementations of the store and the root of trust.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"strongroom/internal/app"
+	"strongroom/internal/clock"
+	"strongroom/internal/rootkey"
+	"strongroom/internal/server"
+	"strongroom/internal/store"
+	"strongroom/internal/store/bolt"
+	"strongroom/internal/store/memory"
+)
+
+const usage = `Strongroom: a self-hosted key management service that speaks the AWS KMS API.
+
+Usage:
+  strongroom serve [flags]   run the server (embedded store in --data-dir)
+  strongroom dev [flags]     run an in-memory development server that accepts any credentials
+  strongroom version         print the version
+
+Run 'strongroom serve -h' for the flags.
+`
+
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:], false)
+	case "dev":
+		err = serve(os.Args[2:], true)
+	case "version", "--version", "-version":
+		fmt.Println("strongroom", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "strongroom: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "strongroom:", err)
+		os.Exit(1)
+	}
+}
+
+type serveFlags struct {
+	listen       string
+	dataDir      string
+	rootKeyFile  string
+	region       string
+	account      string
+	encryptLimit int
+	logLevel     string
+}
+
+func parseServeFlags(args []string, dev bool) (*serveFlags, error) {
+	name := "serve"
+	if dev {
+		name = "dev"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	f := &serveFlags{}
+	fs.StringVar(&f.listen, "listen", envOr("STRONGROOM_LISTEN", "127.0.0.1:4599"), "address to listen on")
+	fs.StringVar(&f.region, "region", envOr("STRONGROOM_REGION", "us-east-1"), "default region")
+	fs.StringVar(&f.account, "account", envOr("STRONGROOM_ACCOUNT", "111122223333"), "bootstrap account id (12 digits)")
+	fs.IntVar(&f.encryptLimit, "encrypt-limit", envInt("STRONGROOM_ENCRYPT_LIMIT", 1<<20), "largest Encrypt plaintext in bytes (the chapter's 1 MiB by default; 4096 for AWS's limit)")
+	fs.StringVar(&f.logLevel, "log-level", envOr("STRONGROOM_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	if !dev {
+		fs.StringVar(&f.dataDir, "data-dir", envOr("STRONGROOM_DATA_DIR", "./strongroom-data"), "data directory")
+		fs.StringVar(&f.rootKeyFile, "root-key-file", envOr("STRONGROOM_ROOT_KEY_FILE", ""), "root key file (default DATA_DIR/root.key); keep it on another volume than the data")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if len(f.account) != 12 || strings12Digits(f.account) == false {
+		return nil, fmt.Errorf("--account must be 12 digits, got %q", f.account)
+	}
+	if f.encryptLimit < 1 {
+		return nil, fmt.Errorf("--encrypt-limit must be positive")
+	}
+	return f, nil
+}
+
+func strings12Digits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(args []string, dev bool) error {
+	f, err := parseServeFlags(args, dev)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log := newLogger(f.logLevel, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	var st store.Store
+	var sealer rootkey.Sealer
+	opts := app.Options{
+		Clock:        clock.System{},
+		Account:      f.account,
+		Region:       f.region,
+		Dev:          dev,
+		EncryptLimit: f.encryptLimit,
+		Logger:       log,
+		BootstrapKey: app.Credentials{
+			AccessKeyID:     os.Getenv("STRONGROOM_BOOTSTRAP_ACCESS_KEY_ID"),
+			SecretAccessKey: os.Getenv("STRONGROOM_BOOTSTRAP_SECRET_ACCESS_KEY"),
+		},
+	}
+	if (opts.BootstrapKey.AccessKeyID == "") != (opts.BootstrapKey.SecretAccessKey == "") {
+		return errors.New("set both STRONGROOM_BOOTSTRAP_ACCESS_KEY_ID and STRONGROOM_BOOTSTRAP_SECRET_ACCESS_KEY, or neither")
+	}
+	if dev {
+		st = memory.New()
+		sealer = rootkey.NewEphemeral()
+	} else {
+		if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+			return err
+		}
+		keyFile := f.rootKeyFile
+		if keyFile == "" {
+			keyFile = filepath.Join(f.dataDir, "root.key")
+		}
+		// The root key is created only alongside a new store: a missing root
+		// key next to existing data must not silently become a new root.
+		_, statErr := os.Stat(filepath.Join(f.dataDir, bolt.FileName))
+		sealer, err = rootkey.OpenFile(keyFile, errors.Is(statErr, os.ErrNotExist))
+		if err != nil {
+			return err
+		}
+		st, err = bolt.Open(f.dataDir, bolt.Options{})
+		if err != nil {
+			return err
+		}
+	}
+	defer st.Close()
+	opts.Store, opts.Sealer = st, sealer
+	if !dev {
+		opts.NewBootstrapKey = func() (app.Credentials, error) {
+			return bootstrapCredentials(f.dataDir, f.account)
+		}
+	}
+
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := server.New(ln, a.Handler, log)
+	bg, cancelBG := context.WithCancel(context.Background())
+	go a.RunBackground(bg, 10*time.Second)
+
+	endpoint := "http://" + ln.Addr().String()
+	if dev {
+		fmt.Printf("strongroom dev: in-memory, any credentials accepted as the root of account %s\n", f.account)
+		fmt.Printf("endpoint: %s\n", endpoint)
+		fmt.Printf("try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --region %s --endpoint-url %s kms create-key\n", f.region, endpoint)
+	} else {
+		log.Info("strongroom serving", "endpoint", endpoint, "data_dir", f.dataDir, "root_of_trust", sealer.Name(), "account", f.account)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	select {
+	case err := <-errc:
+		cancelBG()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	cancelBG()
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// bootstrapCredentials generates the bootstrap access key and writes it
+// once, mode 0600, in the AWS shared-credentials format, before the store
+// records it. If a crash left the file behind without the store's record,
+// the key in the file is used.
+func bootstrapCredentials(dir, account string) (app.Credentials, error) {
+	path := filepath.Join(dir, "bootstrap-credentials")
+	if b, err := os.ReadFile(path); err == nil {
+		var c app.Credentials
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			switch strings.TrimSpace(k) {
+			case "aws_access_key_id":
+				c.AccessKeyID = strings.TrimSpace(v)
+			case "aws_secret_access_key":
+				c.SecretAccessKey = strings.TrimSpace(v)
+			}
+		}
+		if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return c, fmt.Errorf("%s exists but holds no credentials; remove it to generate new ones", path)
+		}
+		return c, nil
+	}
+	c := app.NewCredentials()
+	content := fmt.Sprintf("# Strongroom bootstrap credentials: root of account %s. Keep this file secret.\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", account, c.AccessKeyID, c.SecretAccessKey)
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return c, fmt.Errorf("writing bootstrap credentials: %w", err)
+	}
+	if _, err := fh.WriteString(content); err != nil {
+		fh.Close()
+		return c, err
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return c, err
+	}
+	if err := fh.Close(); err != nil {
+		return c, err
+	}
+	fmt.Fprintf(os.Stderr, "strongroom: bootstrap credentials for the root of account %s written to %s\n", account, path)
+	return c, nil
+}

@@ -86,7 +86,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err := a.bootstrap(ctx); err != nil {
 		return nil, err
 	}
-	a.Service = kms.New(o.Store, o.Sealer, o.Clock, kms.Config{EncryptLimit: o.EncryptLimit, Logger: o.Logger})
+	a.Service = kms.New(o.Store, o.Sealer, o.Clock, kms.Config{EncryptLimit: o.EncryptLimit, Logger: o.Logger, Identities: a.Directory})
 	a.Handler = awsapi.New(a.Service, a.Directory, awsapi.Config{
 		Dev:           o.Dev,
 		DevAccount:    o.Account,

@@ -86,6 +86,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(target, "TrentService."):
 		h.serveKMS(w, r, reqID, strings.TrimPrefix(target, "TrentService."))
+	case target == "" && isQueryRequest(r):
+		h.serveQuery(w, r, reqID)
 	case r.Method == http.MethodPost && target == "":
 		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Missing X-Amz-Target header")
 	default:
@@ -139,15 +141,22 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 	if err := a.CheckScope("", service); err != nil {
 		return identity.Principal{}, "", err
 	}
-	p, secret, err := h.ids.Lookup(ctx, a.AccessKeyID)
-	if errors.Is(err, identity.ErrUnknownKey) {
-		return identity.Principal{}, "", sigv4.UnknownAccessKey()
-	}
-	if err != nil {
-		return identity.Principal{}, "", err
-	}
+	var p identity.Principal
+	var secret []byte
 	if a.SessionToken != "" {
+		p, secret, err = h.ids.LookupSession(ctx, a.AccessKeyID, a.SessionToken)
+	} else {
+		p, secret, err = h.ids.Lookup(ctx, a.AccessKeyID)
+	}
+	switch {
+	case errors.Is(err, identity.ErrUnknownKey) && a.SessionToken != "":
 		return identity.Principal{}, "", sigv4.InvalidSessionToken()
+	case errors.Is(err, identity.ErrUnknownKey):
+		return identity.Principal{}, "", sigv4.UnknownAccessKey()
+	case errors.Is(err, identity.ErrExpiredToken):
+		return identity.Principal{}, "", errExpiredToken()
+	case err != nil:
+		return identity.Principal{}, "", err
 	}
 	if err := h.verifier.Verify(a, r, body, secret, h.clock.Now()); err != nil {
 		return identity.Principal{}, "", err

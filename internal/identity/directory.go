@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,8 @@ import (
 )
 
 // ErrUnknownKey is returned for an access key id that does not exist or is
-// not active. Callers answer it as AWS does, without saying which.
+// not active, and for a session token that does not match its access key.
+// Callers answer it as AWS does, without saying which.
 var ErrUnknownKey = errors.New("identity: unknown or inactive access key")
 
 // Access key statuses.
@@ -24,8 +24,8 @@ const (
 	StatusInactive = "Inactive"
 )
 
-// accessKeyRecord is the persisted form of an access key. The secret is
-// sealed under the root of trust, bound to the access key id.
+// accessKeyRecord is the persisted form of a long-term access key. The
+// secret is sealed under the root of trust, bound to the access key id.
 type accessKeyRecord struct {
 	ID        string    `json:"id"`
 	Principal Principal `json:"principal"`
@@ -40,15 +40,29 @@ type accountRecord struct {
 	Created int64  `json:"created"`
 }
 
-// Directory stores accounts and access keys and answers "who owns this
-// access key" for SigV4 verification. It is safe for concurrent use.
+// Directory stores accounts, IAM users and roles, their access keys, inline
+// policies and STS sessions, and answers "who owns this access key" for
+// SigV4 verification. It is the IAM and STS core: every exported method that
+// takes a Caller authorizes it first. It is safe for concurrent use.
+//
+// Reads that sit on every request (Lookup, LookupSession,
+// IdentityPolicies) are cached for at most cacheTTL of wall-clock time, so
+// a change made on another node sharing the store takes effect within that
+// time; a change made through this Directory drops the local entry at once.
 type Directory struct {
 	st     store.Store
 	sealer rootkey.Sealer
-	clock  clock.Clock
+	// clock is the service clock: creation dates and session expiry.
+	clock clock.Clock
+	// wall measures cache freshness. It is the real clock even when the
+	// service clock is fake, so that caches expire in tests too.
+	wall func() time.Time
 
-	mu    sync.RWMutex
-	cache map[string]cachedKey // access key id → unsealed secret, bounded
+	mu        sync.RWMutex
+	keys      map[string]cachedKey      // long-term access key id → owner and unsealed secret
+	sessions  map[string]cachedSession  // session access key id → session
+	policies  map[string]cachedPolicies // policyOwner key → identity policies
+	lastPurge time.Time                 // wall time of the last opportunistic session purge
 }
 
 type cachedKey struct {
@@ -57,33 +71,40 @@ type cachedKey struct {
 	fetched time.Time
 }
 
-// cacheTTL bounds how long a cached access key is trusted without reading
-// the store again, so a deactivated key stops working quickly on every node.
+// cacheTTL bounds how long a cached entry is trusted without reading the
+// store again, so a change on another node takes effect within it.
 const cacheTTL = time.Second
+
+// maxCached bounds each cache; past it, an arbitrary entry is evicted.
+const maxCached = 10000
 
 // NewDirectory returns a Directory over st.
 func NewDirectory(st store.Store, sealer rootkey.Sealer, clk clock.Clock) *Directory {
-	return &Directory{st: st, sealer: sealer, clock: clk, cache: make(map[string]cachedKey)}
+	return &Directory{
+		st: st, sealer: sealer, clock: clk, wall: time.Now,
+		keys:     make(map[string]cachedKey),
+		sessions: make(map[string]cachedSession),
+		policies: make(map[string]cachedPolicies),
+	}
+}
+
+func fresh(fetched, now time.Time) bool {
+	d := now.Sub(fetched)
+	return d >= 0 && d < cacheTTL
+}
+
+// evictOne makes room in m; the caller holds d.mu.
+func evictOne[V any](m map[string]V) {
+	if len(m) < maxCached {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
 }
 
 func secretAAD(akid string) []byte { return []byte("strongroom/access-key/v1\x00" + akid) }
-
-// NewAccessKeyID returns a fresh access key id ("AKIA" + 16 characters).
-func NewAccessKeyID() string { return "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") }
-
-// NewSecret returns a fresh 40-character secret access key.
-func NewSecret() string {
-	return randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-}
-
-func randomString(n int, alphabet string) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
 
 // EnsureAccount creates the account record if it does not exist.
 func (d *Directory) EnsureAccount(ctx context.Context, account string) error {
@@ -109,48 +130,62 @@ func (d *Directory) AccountExists(ctx context.Context, account string) (bool, er
 	return err == nil, err
 }
 
-// CreateAccessKey stores an access key for p with the given secret. It
-// returns store.ErrExists if the id is taken.
+// CreateAccessKey stores an active access key for p (an account root or
+// an IAM user) with the given secret, without authorization or quota: it is
+// for bootstrapping and operator tooling. It returns store.ErrExists if
+// the id is taken.
 func (d *Directory) CreateAccessKey(ctx context.Context, akid, secret string, p Principal) error {
-	sealed, err := d.sealer.Seal([]byte(secret), secretAAD(akid))
+	rec, err := d.newAccessKeyRecord(akid, secret, p)
 	if err != nil {
-		return fmt.Errorf("identity: sealing secret: %w", err)
+		return err
 	}
-	p.AccessKeyID = ""
-	rec := accessKeyRecord{ID: akid, Principal: p, Status: StatusActive, Created: d.clock.Now().Unix(), Sealed: sealed}
-	b, _ := json.Marshal(rec)
-	return d.st.Update(ctx, func(tx store.Tx) error {
-		return tx.Create(store.KindAccessKey, "", akid, b)
-	})
+	return d.st.Update(ctx, func(tx store.Tx) error { return putNewAccessKey(tx, rec) })
 }
 
-// Lookup returns the principal that owns akid and its secret. The secret
-// must not be retained or modified by the caller.
+func (d *Directory) newAccessKeyRecord(akid, secret string, p Principal) (*accessKeyRecord, error) {
+	sealed, err := d.sealer.Seal([]byte(secret), secretAAD(akid))
+	if err != nil {
+		return nil, fmt.Errorf("identity: sealing secret: %w", err)
+	}
+	p.AccessKeyID = ""
+	return &accessKeyRecord{ID: akid, Principal: p, Status: StatusActive, Created: d.clock.Now().Unix(), Sealed: sealed}, nil
+}
+
+// putNewAccessKey creates rec and its owner index entry.
+func putNewAccessKey(tx store.Tx, rec *accessKeyRecord) error {
+	b, _ := json.Marshal(rec)
+	if err := tx.Create(store.KindAccessKey, "", rec.ID, b); err != nil {
+		return err
+	}
+	if owner := ownerOf(rec.Principal); owner != "" {
+		return tx.Put(kindOwnedKey, ownedScope(rec.Principal.Account, owner), rec.ID, nil)
+	}
+	return nil
+}
+
+// Lookup returns the principal that owns the long-term access key akid and
+// its secret, or ErrUnknownKey if there is no such active key. Session keys
+// are not found here: see LookupSession. The secret must not be retained or
+// modified by the caller.
 func (d *Directory) Lookup(ctx context.Context, akid string) (Principal, []byte, error) {
-	now := d.clock.Now()
+	now := d.wall()
 	d.mu.RLock()
-	ck, ok := d.cache[akid]
+	ck, ok := d.keys[akid]
 	d.mu.RUnlock()
-	if ok && now.Sub(ck.fetched) < cacheTTL && now.Sub(ck.fetched) >= 0 {
+	if ok && fresh(ck.fetched, now) {
 		return ck.p, ck.secret, nil
 	}
 	var rec accessKeyRecord
-	err := d.st.View(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(store.KindAccessKey, "", akid)
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &rec)
-	})
+	err := d.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, store.KindAccessKey, "", akid, &rec) })
 	if errors.Is(err, store.ErrNotFound) {
-		d.drop(akid)
+		d.dropKey(akid)
 		return Principal{}, nil, ErrUnknownKey
 	}
 	if err != nil {
 		return Principal{}, nil, err
 	}
 	if rec.Status != StatusActive {
-		d.drop(akid)
+		d.dropKey(akid)
 		return Principal{}, nil, ErrUnknownKey
 	}
 	secret, err := d.sealer.Open(rec.Sealed, secretAAD(akid))
@@ -160,19 +195,44 @@ func (d *Directory) Lookup(ctx context.Context, akid string) (Principal, []byte,
 	p := rec.Principal
 	p.AccessKeyID = akid
 	d.mu.Lock()
-	if len(d.cache) >= 10000 {
-		for k := range d.cache {
-			delete(d.cache, k)
-			break
-		}
-	}
-	d.cache[akid] = cachedKey{p: p, secret: secret, fetched: now}
+	evictOne(d.keys)
+	d.keys[akid] = cachedKey{p: p, secret: secret, fetched: now}
 	d.mu.Unlock()
 	return p, secret, nil
 }
 
-func (d *Directory) drop(akid string) {
+func (d *Directory) dropKey(akid string) {
 	d.mu.Lock()
-	delete(d.cache, akid)
+	delete(d.keys, akid)
 	d.mu.Unlock()
+}
+
+// getJSON reads a record and decodes it into v.
+func getJSON(tx store.Tx, kind store.Kind, scope, id string, v any) error {
+	b, err := tx.Get(kind, scope, id)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("identity: decoding %s %q: %w", kind, id, err)
+	}
+	return nil
+}
+
+// putJSON encodes v and stores it.
+func putJSON(tx store.Tx, kind store.Kind, scope, id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(kind, scope, id, b)
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func jsonUnmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("identity: decoding a record: %w", err)
+	}
+	return nil
 }

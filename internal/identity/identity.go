@@ -4,6 +4,8 @@
 // unsealed to verify a SigV4 signature.
 package identity
 
+import "strongroom/internal/policy"
+
 // Principal types, as CloudTrail's userIdentity.type names them.
 const (
 	TypeRoot        = "Root"
@@ -35,3 +37,20 @@ func Root(account string) Principal {
 
 // IsRoot reports whether p is an account root.
 func (p Principal) IsRoot() bool { return p.Type == TypeRoot }
+
+// Caller is who makes an IAM or STS request and from where: what the
+// conditions of identity and trust policies can see.
+type Caller struct {
+	Principal       Principal
+	SourceIP        string
+	SecureTransport bool
+}
+
+// ForPolicy returns p as the policy engine sees it.
+func (p Principal) ForPolicy() policy.Principal {
+	pp := policy.Principal{Account: p.Account, ARN: p.ARN, RoleARN: p.RoleARN, Type: p.Type}
+	if p.Type == TypeIAMUser {
+		pp.UserName = p.Name
+	}
+	return pp
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"strongroom/internal/arn"
@@ -14,7 +15,22 @@ func errInvalidAliasName(format string, args ...any) *Error {
 	return newErr("InvalidAliasNameException", 400, format, args...)
 }
 
+// checkAliasName applies AWS's alias name rules in AWS's order: the API
+// model's constraints (length 1–256, pattern ^[a-zA-Z0-9:/_-]+$) and the
+// "alias/" prefix are ValidationExceptions; a name that passes those but is
+// still not a valid alias (nothing after "alias/", a colon) or lies in the
+// reserved alias/aws/ namespace is an InvalidAliasNameException.
 func checkAliasName(name string) error {
+	switch {
+	case name == "":
+		return errValidation("1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	case len(name) > 256:
+		return errValidation("1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must have length less than or equal to 256")
+	case !matchesAliasPattern(name):
+		return errValidation("1 validation error detected: Value '%s' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$", name)
+	case !strings.HasPrefix(name, "alias/"):
+		return errValidation(`Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
+	}
 	if !arn.ValidAliasName(name) {
 		return errInvalidAliasName("Alias must start with the prefix \"alias/\" and contain only alphanumeric characters, forward slashes (/), underscores (_) and dashes (-): %s", name)
 	}
@@ -22,6 +38,17 @@ func checkAliasName(name string) error {
 		return errInvalidAliasName("Alias must not begin with 'alias/aws/'. The alias/aws/ prefix is reserved for AWS managed keys.")
 	}
 	return nil
+}
+
+func matchesAliasPattern(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == ':', c == '/', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // aliasTarget resolves TargetKeyId for CreateAlias and UpdateAlias: a key id
@@ -158,7 +185,10 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *DeleteAliasInput
 // ListAliases lists the aliases of the caller's account and region, or only
 // those of one key.
 func (s *Service) ListAliases(ctx context.Context, c *Call, in *ListAliasesInput) (*ListAliasesOutput, error) {
-	limit := pageLimit(in.Limit, 100)
+	limit, err := pageLimit(in.Limit, 50, 100)
+	if err != nil {
+		return nil, err
+	}
 	after := ""
 	if in.Marker != nil {
 		if !arn.ValidAliasName(*in.Marker) {
@@ -168,7 +198,7 @@ func (s *Service) ListAliases(ctx context.Context, c *Call, in *ListAliasesInput
 	}
 	account, region := c.Principal.Account, c.Region
 	out := &ListAliasesOutput{Aliases: []AliasListEntry{}}
-	err := s.view(ctx, func(tx store.Tx) error {
+	err = s.view(ctx, func(tx store.Tx) error {
 		out.Aliases = out.Aliases[:0]
 		filter := ""
 		if in.KeyId != nil {

@@ -80,7 +80,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, in *EncryptInput) (*Encr
 		return nil, err
 	}
 	k := r.key
-	if err := s.authorize(ctx, c, "kms:Encrypt", k); err != nil {
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:Encrypt", Key: k, EncryptionContext: nonNil(in.EncryptionContext), Alias: r.alias}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(k); err != nil {
@@ -137,7 +137,11 @@ func (s *Service) decryptBlob(ctx context.Context, c *Call, action string, blob 
 	if s.deletionDue(k) {
 		return nil, nil, nil, errInvalidCiphertext()
 	}
-	if err := s.authorize(ctx, c, action, k); err != nil {
+	alias := ""
+	if want != nil {
+		alias = want.alias
+	}
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: action, Key: k, EncryptionContext: nonNil(ec), Alias: alias}); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := requireUsable(k); err != nil {
@@ -194,7 +198,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *ReEncryptInput) (*
 		return nil, err
 	}
 	dst := r.key
-	if err := s.authorize(ctx, c, "kms:ReEncryptTo", dst); err != nil {
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:ReEncryptTo", Key: dst, EncryptionContext: nonNil(in.DestinationEncryptionContext), Alias: r.alias}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(dst); err != nil {
@@ -266,7 +270,7 @@ func (s *Service) generateDataKey(ctx context.Context, c *Call, in *GenerateData
 		return nil, err
 	}
 	k := r.key
-	if err := s.authorize(ctx, c, action, k); err != nil {
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: action, Key: k, EncryptionContext: nonNil(in.EncryptionContext), Alias: r.alias}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(k); err != nil {
@@ -319,4 +323,13 @@ func (s *Service) GenerateRandom(ctx context.Context, c *Call, in *GenerateRando
 		return nil, err
 	}
 	return &GenerateRandomOutput{Plaintext: b}, nil
+}
+
+// nonNil returns ec, or an empty map for nil: a cryptographic operation
+// always has an encryption context for conditions, possibly empty.
+func nonNil(ec map[string]string) map[string]string {
+	if ec == nil {
+		return map[string]string{}
+	}
+	return ec
 }

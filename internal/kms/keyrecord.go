@@ -149,6 +149,15 @@ type resolved struct {
 // resolveIn finds the key that ref names, inside tx. Keys whose deletion
 // window has passed count as gone.
 func (s *Service) resolveIn(tx store.Tx, c *Call, ref string) (*resolved, error) {
+	// A missing (null) or empty key reference, or one longer than the API
+	// model's 2048 characters, fails AWS's input validation before any
+	// lookup.
+	if ref == "" {
+		return nil, errValidation("1 validation error detected: a key identifier (KeyId) is required and must have length greater than or equal to 1")
+	}
+	if len(ref) > 2048 {
+		return nil, errValidation("1 validation error detected: a key identifier (KeyId) must have length less than or equal to 2048")
+	}
 	r, err := arn.ParseKeyRef(ref)
 	if err != nil {
 		return nil, errNotFound("Invalid keyId '%s'", ref)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,16 +46,6 @@ func newKeyID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-func validatePolicyDocument(doc string) error {
-	if len(doc) > 32768 {
-		return errLimit("The key policy exceeds the maximum size of 32768 bytes.")
-	}
-	if !json.Valid([]byte(doc)) {
-		return errMalformedPolicy("The key policy is not valid JSON.")
-	}
-	return nil
 }
 
 func validateTags(tags []Tag) error {
@@ -130,17 +121,17 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *CreateKeyInput) (*
 		return nil, errUnsupported("Multi-Region keys are not supported yet.")
 	}
 	account, region := c.Principal.Account, c.Region
-	policy := DefaultKeyPolicy(account)
+	policyDoc := DefaultKeyPolicy(account)
 	if in.Policy != nil {
-		if err := validatePolicyDocument(*in.Policy); err != nil {
+		if _, err := s.parseKeyPolicy(*in.Policy); err != nil {
 			return nil, err
 		}
-		policy = *in.Policy
+		policyDoc = *in.Policy
 	}
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, c, "kms:CreateKey", nil); err != nil {
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:CreateKey", RequestTags: in.Tags}); err != nil {
 		return nil, err
 	}
 
@@ -155,11 +146,17 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *CreateKeyInput) (*
 		Usage:   usage,
 		Origin:  origin,
 		Manager: ManagerCustomer,
-		Policy:  policy,
+		Policy:  policyDoc,
 		Tags:    in.Tags,
 	}
 	if in.Description != nil {
 		k.Description = *in.Description
+	}
+	if in.Policy != nil && !in.BypassPolicyLockoutSafetyCheck {
+		p, _ := s.parseKeyPolicy(policyDoc)
+		if err := s.checkLockout(ctx, c, k, p); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.addMaterial(k, now); err != nil {
 		return nil, err
@@ -208,11 +205,24 @@ func (s *Service) DescribeKey(ctx context.Context, c *Call, in *KeyInput) (*Desc
 	return &DescribeKeyOutput{KeyMetadata: r.key.metadata()}, nil
 }
 
-func pageLimit(limit *int32, def int) int {
+// pageLimit returns the page size a List operation uses: def when limit is
+// absent, at most max (the operation's documented maximum; AWS may return
+// fewer items than asked for). A limit outside the API model's range 1–1000
+// is a ValidationException, as AWS answers it.
+func pageLimit(limit *int32, def, max int) (int, error) {
 	if limit == nil {
-		return def
+		return def, nil
 	}
-	return int(*limit)
+	switch n := int(*limit); {
+	case n < 1:
+		return 0, errValidation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
+	case n > 1000:
+		return 0, errValidation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000", n)
+	case n > max:
+		return max, nil
+	default:
+		return n, nil
+	}
 }
 
 // ListKeys lists the keys of the caller's account in the request's region.
@@ -220,7 +230,10 @@ func (s *Service) ListKeys(ctx context.Context, c *Call, in *ListKeysInput) (*Li
 	if err := s.authorize(ctx, c, "kms:ListKeys", nil); err != nil {
 		return nil, err
 	}
-	limit := pageLimit(in.Limit, 100)
+	limit, err := pageLimit(in.Limit, 100, 1000)
+	if err != nil {
+		return nil, err
+	}
 	after := ""
 	if in.Marker != nil {
 		if !arn.IsKeyID(*in.Marker) {
@@ -229,7 +242,7 @@ func (s *Service) ListKeys(ctx context.Context, c *Call, in *ListKeysInput) (*Li
 		after = *in.Marker
 	}
 	out := &ListKeysOutput{Keys: []KeyListEntry{}}
-	err := s.view(ctx, func(tx store.Tx) error {
+	err = s.view(ctx, func(tx store.Tx) error {
 		out.Keys = out.Keys[:0]
 		cursor := after
 		for len(out.Keys) < limit+1 {
@@ -398,14 +411,17 @@ func (s *Service) DeleteDueKeys(ctx context.Context) ([]string, error) {
 				return err
 			}
 			for _, it := range items {
-				var when int64
-				var account, region, id string
 				parts := strings.SplitN(it.ID, "/", 4)
 				if len(parts) != 4 {
 					return fmt.Errorf("kms: malformed pending-deletion entry %q", it.ID)
 				}
-				fmt.Sscan(parts[0], &when)
-				account, region, id = parts[1], parts[2], parts[3]
+				// Decimal, zero-padded: not fmt.Sscan, which reads a
+				// leading 0 as an octal prefix.
+				when, err := strconv.ParseInt(parts[0], 10, 64)
+				if err != nil {
+					return fmt.Errorf("kms: malformed pending-deletion entry %q", it.ID)
+				}
+				account, region, id := parts[1], parts[2], parts[3]
 				if when > now {
 					break
 				}

@@ -32,6 +32,9 @@ type Config struct {
 	EncryptLimit int
 	// Logger receives operational messages (never secrets). Nil: discard.
 	Logger *slog.Logger
+	// Identities supplies identity policies of IAM principals. Nil: none
+	// (only account roots and key-policy principals get access).
+	Identities IdentityPolicySource
 }
 
 // Service is the KMS core. It is safe for concurrent use.
@@ -42,6 +45,10 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	cache  *materialCache
+
+	identities  IdentityPolicySource
+	policies    *policyCache
+	grantAllows func(ctx context.Context, c *Call, r *authzReq) (bool, error)
 }
 
 // New returns a Service over st, sealing key material with sealer.
@@ -53,7 +60,9 @@ func New(st store.Store, sealer rootkey.Sealer, clk clock.Clock, cfg Config) *Se
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: st, sealer: sealer, clock: clk, cfg: cfg, log: log, cache: newMaterialCache(4096)}
+	s := &Service{store: st, sealer: sealer, clock: clk, cfg: cfg, log: log, cache: newMaterialCache(4096),
+		identities: cfg.Identities, policies: newPolicyCache()}
+	return s
 }
 
 // Call describes who is calling and from where. Every operation takes one.

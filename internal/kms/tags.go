@@ -57,6 +57,10 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, in *UntagResourceI
 
 // ListResourceTags lists a key's tags.
 func (s *Service) ListResourceTags(ctx context.Context, c *Call, in *ListResourceTagsInput) (*ListResourceTagsOutput, error) {
+	limit, err := pageLimit(in.Limit, 50, 50)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.resolve(ctx, c, in.KeyId)
 	if err != nil {
 		return nil, err
@@ -87,7 +91,6 @@ func (s *Service) ListResourceTags(ctx context.Context, c *Call, in *ListResourc
 			start = len(tags)
 		}
 	}
-	limit := pageLimit(in.Limit, 50)
 	out := &ListResourceTagsOutput{Tags: tags[start:]}
 	if out.Tags == nil {
 		out.Tags = []Tag{}
@@ -117,6 +120,9 @@ func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, in *GetKeyPolicyInp
 
 // ListKeyPolicies lists a key's policy names: always ["default"].
 func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, in *ListKeyPoliciesInput) (*ListKeyPoliciesOutput, error) {
+	if _, err := pageLimit(in.Limit, 100, 1000); err != nil {
+		return nil, err
+	}
 	r, err := s.resolve(ctx, c, in.KeyId)
 	if err != nil {
 		return nil, err
@@ -132,15 +138,21 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, in *PutKeyPolicyInp
 	if in.PolicyName != nil && *in.PolicyName != "default" {
 		return nil, errNotFound("Policy %s does not exist. The only valid policy name is \"default\".", *in.PolicyName)
 	}
-	if err := validatePolicyDocument(in.Policy); err != nil {
+	newPolicy, err := s.parseKeyPolicy(in.Policy)
+	if err != nil {
 		return nil, err
 	}
-	_, err := s.mutateKey(ctx, c, in.KeyId, func(tx store.Tx, k *keyRecord) error {
+	_, err = s.mutateKey(ctx, c, in.KeyId, func(tx store.Tx, k *keyRecord) error {
 		if err := s.authorize(ctx, c, "kms:PutKeyPolicy", k); err != nil {
 			return err
 		}
 		if err := requireCustomerManaged(k, "kms:PutKeyPolicy"); err != nil {
 			return err
+		}
+		if !in.BypassPolicyLockoutSafetyCheck {
+			if err := s.checkLockout(ctx, c, k, newPolicy); err != nil {
+				return err
+			}
 		}
 		k.Policy = in.Policy
 		return nil

@@ -136,15 +136,16 @@ func unreserved(c byte) bool {
 // server moves Host to r.Host and Transfer-Encoding to r.TransferEncoding,
 // and may leave Content-Length only in r.ContentLength: those are rebuilt.
 func appendHeader(b []byte, r *http.Request, name string, tabsAsSpaces bool) (_ []byte, sawTab bool) {
+	if name == "host" {
+		host := r.Host
+		if host == "" {
+			host = r.URL.Host
+		}
+		return appendValue(b, host, tabsAsSpaces)
+	}
 	values := lookup(r.Header, name)
 	if values == nil {
 		switch name {
-		case "host":
-			host := r.Host
-			if host == "" {
-				host = r.URL.Host
-			}
-			return appendValue(b, host, tabsAsSpaces)
 		case "content-length":
 			if r.ContentLength >= 0 {
 				return strconv.AppendInt(b, r.ContentLength, 10), false
@@ -172,7 +173,15 @@ func appendHeader(b []byte, r *http.Request, name string, tabsAsSpaces bool) (_ 
 
 // appendValue appends v trimmed, inner runs of spaces collapsed to one.
 func appendValue(b []byte, v string, tabsAsSpaces bool) (_ []byte, sawTab bool) {
-	v = strings.Trim(v, " \t")
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	if strings.IndexByte(v, '\t') < 0 && !strings.Contains(v, "  ") {
+		return append(b, v...), false
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]

@@ -155,13 +155,13 @@ func hashHex(b []byte) string {
 }
 
 // build returns c's request to srv, signed at signTime with secret.
-func (c sdkCase) build(t *testing.T, srv *httptest.Server, secret string) *http.Request {
+func (c sdkCase) build(t *testing.T, baseURL, secret string) *http.Request {
 	t.Helper()
 	var body io.Reader
 	if c.body != "" {
 		body = strings.NewReader(c.body)
 	}
-	r, err := http.NewRequest(c.method, srv.URL+c.target, body)
+	r, err := http.NewRequest(c.method, baseURL+c.target, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ var tampers = []tamper{
 		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/"+c.service+"/", "/"+flip(c.service, 0)+"/", 1))
 	}},
 	{"date-second", sigv4.CodeInvalidSignature, "does not match the signature you provided", func(c sdkCase, r *http.Request) {
-		r.Header.Set("X-Amz-Date", flip(r.Header.Get("X-Amz-Date"), 15)) // 20260101T001500Z → …001501Z
+		r.Header.Set("X-Amz-Date", flip(r.Header.Get("X-Amz-Date"), 14)) // 20260101T001500Z → …001501Z
 	}},
 	{"scope-date", sigv4.CodeInvalidSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20260102' != '20260101', from '20260101T001500Z'.", func(c sdkCase, r *http.Request) {
 		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/20260101/", "/20260102/", 1))
@@ -254,7 +254,7 @@ func TestSDKSignedRequests(t *testing.T) {
 		srv := newServer(t, proto == "http2", signTime.Add(time.Minute))
 		for _, c := range sdkCases {
 			t.Run(proto+"/"+c.name, func(t *testing.T) {
-				r := c.build(t, srv, testSecret)
+				r := c.build(t, srv.URL, testSecret)
 				if status, got := send(t, srv, r); status != 200 || got != "OK" {
 					t.Fatalf("untampered request: %d %q", status, got)
 				}
@@ -262,7 +262,7 @@ func TestSDKSignedRequests(t *testing.T) {
 
 				for _, tm := range tampers {
 					t.Run(tm.name, func(t *testing.T) {
-						r := c.build(t, srv, testSecret)
+						r := c.build(t, srv.URL, testSecret)
 						tm.change(c, r)
 						status, got := send(t, srv, r)
 						if status != http.StatusBadRequest || !strings.HasPrefix(got, tm.code+"\n") || !strings.Contains(got, tm.msg) {
@@ -274,7 +274,7 @@ func TestSDKSignedRequests(t *testing.T) {
 					})
 				}
 				t.Run("secret", func(t *testing.T) {
-					status, got := send(t, srv, c.build(t, srv, otherSecret))
+					status, got := send(t, srv, c.build(t, srv.URL, otherSecret))
 					if status != 400 || got != sigv4.CodeInvalidSignature+"\nThe request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details." {
 						t.Fatalf("got %d %q", status, got)
 					}
@@ -296,7 +296,7 @@ func TestSDKPresignedRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Header.Set("X-Amz-Meta-Hoisted", "into the query") // the SDK hoists X-Amz-* headers into the query
+		r.Header.Set("X-Amz-Hoisted", "into the query") // the SDK moves most X-Amz-* headers into the query
 		r.Header.Set("X-Custom", "kept as a signed header")
 		creds := aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret, SessionToken: token}
 		u, h, err := v4.NewSigner().PresignHTTP(context.Background(), creds, r, hashHex(nil), "sts", "us-east-1", signTime)
@@ -336,7 +336,7 @@ func TestSDKPresignedRequests(t *testing.T) {
 		{name: "expired", expires: 900 * time.Second, now: signTime.Add(15*time.Minute + time.Second),
 			code: sigv4.CodeRequestExpired, msg: "Request has expired"},
 		{name: "not-yet-valid", expires: time.Hour, now: signTime.Add(-16 * time.Minute),
-			code: sigv4.CodeInvalidSignature, msg: "Signature not yet current: 20260101T001500Z is still later than 20260101T001400Z (20260100T235900Z + 15 min.)"},
+			code: sigv4.CodeInvalidSignature, msg: "Signature not yet current: 20260101T001500Z is still later than 20260101T001400Z (20251231T235900Z + 15 min.)"},
 		{name: "signature", expires: time.Hour, now: signTime,
 			change: func(u string, h http.Header) string {
 				i := strings.Index(u, "X-Amz-Signature=") + len("X-Amz-Signature=") + 3
@@ -344,23 +344,27 @@ func TestSDKPresignedRequests(t *testing.T) {
 			},
 			code: sigv4.CodeInvalidSignature, msg: "does not match the signature you provided"},
 		{name: "query", expires: time.Hour, now: signTime,
-			change: func(u string, h http.Header) string { return strings.Replace(u, "GetCallerIdentity", "GetCallerIdentitz", 1) },
-			code:   sigv4.CodeInvalidSignature, msg: "does not match the signature you provided"},
+			change: func(u string, h http.Header) string {
+				return strings.Replace(u, "GetCallerIdentity", "GetCallerIdentitz", 1)
+			},
+			code: sigv4.CodeInvalidSignature, msg: "does not match the signature you provided"},
 		{name: "expires", expires: time.Hour, now: signTime,
-			change: func(u string, h http.Header) string { return strings.Replace(u, "X-Amz-Expires=3600", "X-Amz-Expires=3601", 1) },
-			code:   sigv4.CodeInvalidSignature, msg: "does not match the signature you provided"},
+			change: func(u string, h http.Header) string {
+				return strings.Replace(u, "X-Amz-Expires=3600", "X-Amz-Expires=3601", 1)
+			},
+			code: sigv4.CodeInvalidSignature, msg: "does not match the signature you provided"},
 		{name: "signed-header", expires: time.Hour, now: signTime,
 			change: func(u string, h http.Header) string { h.Set("X-Custom", "changed"); return u },
 			code:   sigv4.CodeInvalidSignature, msg: "does not match the signature you provided"},
 		{name: "both-mechanisms", expires: time.Hour, now: signTime,
-			change: func(u string, h http.Header) string { h.Set("Authorization", "AWS4-HMAC-SHA256 Credential=x"); return u },
-			code:   sigv4.CodeIncompleteSignature, msg: "Only one auth mechanism allowed"},
+			change: func(u string, h http.Header) string {
+				h.Set("Authorization", "AWS4-HMAC-SHA256 Credential=x")
+				return u
+			},
+			code: sigv4.CodeIncompleteSignature, msg: "Only one auth mechanism allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "not-yet-valid" {
-				tt.msg = strings.Replace(tt.msg, "20260100T235900Z", "20251231T235900Z", 1)
-			}
 			srv := newServer(t, false, tt.now)
 			u, h := presign(t, srv, tt.expires, tt.token)
 			if tt.change != nil {
@@ -396,12 +400,10 @@ func TestClockSkew(t *testing.T) {
 		{skew: -16 * time.Minute, msg: "Signature not yet current: 20260101T001500Z is still later than 20260101T001400Z (20251231T235900Z + 15 min.)"},
 	}
 	c := sdkCases[0]
-	srv := httptest.NewUnstartedServer(nil) // only for its URL
-	srv.URL = "http://kms.example.test"
 	v := sigv4.NewVerifier(15 * time.Minute)
 	for _, tt := range tests {
 		t.Run(tt.skew.String(), func(t *testing.T) {
-			r := c.build(t, srv, testSecret)
+			r := c.build(t, "http://kms.example.test", testSecret)
 			a, err := sigv4.Parse(r)
 			if err != nil {
 				t.Fatal(err)
@@ -423,8 +425,6 @@ func TestClockSkew(t *testing.T) {
 
 // TestPayloadHashHeader covers X-Amz-Content-Sha256, signed by the SDK.
 func TestPayloadHashHeader(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	srv.URL = "http://kms.example.test"
 	v := sigv4.NewVerifier(0)
 	body := `{"KeyId":"alias/app"}`
 	tests := []struct {
@@ -446,7 +446,7 @@ func TestPayloadHashHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader(body))
+			r, _ := http.NewRequest("POST", "http://kms.example.test/", strings.NewReader(body))
 			r.Header.Set("X-Amz-Target", "TrentService.DescribeKey")
 			r.Header.Set("X-Amz-Content-Sha256", tt.header)
 			creds := aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret}

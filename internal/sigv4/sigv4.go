@@ -6,9 +6,9 @@
 // Verification has two phases, so that the caller can look up the secret
 // access key in between:
 //
-//	a, err := sigv4.Parse(r)          // structure, scope, required signed headers
-//	secret, ok := lookup(a.AccessKeyID) // caller: unknown key → sigv4.UnknownAccessKey()
-//	err = verifier.Verify(a, r, body, secret, now) // time window, payload, signature
+//	a, err := sigv4.Parse(r)                       // structure, scope, what must be signed
+//	secret, ok := lookup(a.AccessKeyID)            // the caller's: unknown → sigv4.UnknownAccessKey()
+//	err = verifier.Verify(a, r, body, secret, now) // time window, payload hash, signature
 //
 // Every failure is an [*Error] carrying the AWS error code, HTTP status and
 // AWS's own message, to be sent to the client as is.
@@ -37,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Algorithm is the only signing algorithm sigv4 verifies.
@@ -50,6 +51,9 @@ const (
 
 	// maxPresignExpires is the longest X-Amz-Expires AWS accepts: a week.
 	maxPresignExpires = 7 * 24 * time.Hour
+	// maxSignedHeaders bounds the work a request can ask for; the SDKs
+	// sign a dozen headers or so.
+	maxSignedHeaders = 128
 )
 
 // Auth is the SigV4 authentication parsed from a request by [Parse]. Its
@@ -86,18 +90,19 @@ type Auth struct {
 	signatureOK      bool     // the client's signature was 64 hex digits
 }
 
-// String describes a without its session token or signature.
-func (a *Auth) String() string {
+// String describes a without its session token or signature. Its value
+// receiver keeps fmt from printing the fields of an Auth value directly.
+func (a Auth) String() string {
 	return fmt.Sprintf("sigv4.Auth{AccessKeyID:%s Scope:%s Time:%s SignedHeaders:%s Presigned:%t SessionToken:%s}",
 		a.AccessKeyID, a.scope, a.amzDate, a.signedHeadersRaw, a.Presigned, redacted(a.SessionToken))
 }
 
 // GoString is String, so that %#v does not print the session token either.
-func (a *Auth) GoString() string { return a.String() }
+func (a Auth) GoString() string { return a.String() }
 
 // LogValue implements slog.LogValuer: the access key id and scope, never the
 // session token or signature.
-func (a *Auth) LogValue() slog.Value {
+func (a Auth) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("access_key_id", a.AccessKeyID),
 		slog.String("region", a.Region),
@@ -234,7 +239,10 @@ func parseHeader(r *http.Request, authz string) (*Auth, error) {
 		}
 		return nil, incomplete("'%s' must be a 'SignedHeader' in the AWS Authorization.", name)
 	}
-	return a, a.checkUnsigned(r)
+	if err := a.checkUnsigned(r); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // parseQuery parses the presigned form: X-Amz-Algorithm, X-Amz-Credential,
@@ -289,7 +297,10 @@ func parseQuery(r *http.Request, q url.Values) (*Auth, error) {
 		}
 		a.SessionToken = strings.TrimSpace(h[0])
 	}
-	return a, a.checkUnsigned(r)
+	if err := a.checkUnsigned(r); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // parseTime sets a.Time and a.amzDate from an X-Amz-Date value or, if
@@ -350,6 +361,9 @@ func (a *Auth) finish(cred, signed, sig string) error {
 	}
 
 	a.signedHeadersRaw = signed
+	if n := strings.Count(signed, ";") + 1; n > maxSignedHeaders {
+		return incomplete("SignedHeaders lists %d headers, more than the %d allowed", n, maxSignedHeaders)
+	}
 	a.SignedHeaders = strings.Split(signed, ";")
 	for _, h := range a.SignedHeaders {
 		if h == "" {
@@ -433,11 +447,16 @@ func singleHeader(r *http.Request, key string) string {
 	return ""
 }
 
-// truncate shortens client input quoted in an error message.
+// truncate shortens client input quoted in an error message, on a rune
+// boundary.
 func truncate(s string) string {
 	const max = 64
-	if len(s) > max {
-		return s[:max] + "…"
+	if len(s) <= max {
+		return s
 	}
-	return s
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -123,9 +123,10 @@ func (v *Verifier) Verify(a *Auth, r *http.Request, body, secret []byte, now tim
 	return nil
 }
 
-// signature computes the signature of r into sig, using b as scratch.
-func signature(b []byte, key *[32]byte, a *Auth, r *http.Request, payloadHash []byte, tabsAsSpaces bool) (sig [32]byte, _ []byte, sawTab bool) {
-	b, sawTab = appendCanonicalRequest(b, a, r, payloadHash, tabsAsSpaces)
+// signature returns the signature of r with key, the scratch buffer b as
+// grown, and whether a signed header value held a tab.
+func signature(b []byte, key *[32]byte, a *Auth, r *http.Request, payloadHash []byte, tabsAsSpaces bool) ([32]byte, []byte, bool) {
+	b, sawTab := appendCanonicalRequest(b, a, r, payloadHash, tabsAsSpaces)
 	crHash := sha256.Sum256(b)
 	n := len(b)
 	b = append(b, Algorithm...)
@@ -135,8 +136,7 @@ func signature(b []byte, key *[32]byte, a *Auth, r *http.Request, payloadHash []
 	b = append(b, a.scope...)
 	b = append(b, '\n')
 	b = hex.AppendEncode(b, crHash[:])
-	sig = hmacSHA256(key[:], b[n:])
-	return sig, b, sawTab
+	return hmacSHA256Append(b, key, b[n:]), b, sawTab
 }
 
 // checkTime returns an error unless a's time is within the maximum skew
@@ -216,6 +216,40 @@ func equalFoldHex(s string, h []byte) bool {
 	return true
 }
 
+// hmacSHA256Append returns HMAC-SHA256(key, msg) without allocating: it
+// uses the spare capacity of b (which msg may share) for the inner block.
+// It is crypto/hmac's result (see TestHMAC), computed with sha256.Sum256
+// over contiguous input instead of through hash.Hash values.
+func hmacSHA256Append(b []byte, key *[32]byte, msg []byte) [32]byte {
+	const blockSize = 64
+	const ipad, opad = 0x36, 0x5c
+	n := len(b)
+	for i := range blockSize {
+		k := byte(0)
+		if i < len(key) {
+			k = key[i]
+		}
+		b = append(b, k^ipad)
+	}
+	b = append(b, msg...) // msg may point into b[:n]: append copies from it before it can move
+	inner := sha256.Sum256(b[n:])
+	clear(b[n : n+blockSize])
+
+	var outer [blockSize + sha256.Size]byte
+	for i := range blockSize {
+		k := byte(0)
+		if i < len(key) {
+			k = key[i]
+		}
+		outer[i] = k ^ opad
+	}
+	copy(outer[blockSize:], inner[:])
+	sum := sha256.Sum256(outer[:])
+	clear(outer[:])
+	return sum
+}
+
+// hmacSHA256 is HMAC-SHA256 with crypto/hmac, for the key derivation.
 func hmacSHA256(key, data []byte) (sum [32]byte) {
 	h := hmac.New(sha256.New, key)
 	h.Write(data)

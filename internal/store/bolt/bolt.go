@@ -6,8 +6,9 @@
 //   - Durable: Update returns nil only after its writes are fsynced to the
 //     file. Concurrent Updates are committed together, one fsync for the
 //     whole group (group commit), which is why fn may run more than once: if
-//     one fn of a group fails, the group is rolled back and re-run without
-//     it, and the failed fn is re-run alone.
+//     one fn of a group fails or panics, the group is rolled back and re-run
+//     without it, and the failed fn is re-run alone in its caller's goroutine
+//     (unless it ran first in the group, when its result already stands).
 //   - Serializable: Updates apply one at a time; Views see a consistent
 //     committed snapshot and run concurrently with writes.
 //   - Exclusive: the file is locked while open. A second process (or a second
@@ -293,7 +294,8 @@ type result struct {
 }
 
 // Update runs fn in a read-write transaction and returns once its writes are
-// on stable storage. Concurrent Updates share one commit.
+// on stable storage. Concurrent Updates share one commit. ctx is checked
+// before the Update is queued; once queued it runs to its end.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

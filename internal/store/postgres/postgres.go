@@ -1,0 +1,408 @@
+// Package postgres is the store.Store for clusters: several Strongroom nodes
+// share one PostgreSQL database.
+//
+// Guarantees:
+//
+//   - Serializable Updates. Each Update is one SERIALIZABLE transaction; on a
+//     serialization failure or deadlock fn is run again. The first attempt
+//     runs alongside other writers; a retry first takes the records table in
+//     EXCLUSIVE mode (readers go on, writers wait), so it cannot conflict
+//     again and a hot record cannot starve anyone: fn runs at most
+//     maxAttempts times and normally at most twice. Update returns nil only
+//     once PostgreSQL has committed.
+//   - Views run REPEATABLE READ READ ONLY: one consistent snapshot, no locks,
+//     never a serialization failure.
+//   - Bytes in, bytes out: scope and id are bytea, so any bytes fit and List
+//     orders them byte-wise whatever the database's collation. List walks the
+//     primary key index: a page costs O(log n + page) at any depth.
+//   - Schema: versioned migrations run at Open in one transaction under an
+//     advisory lock, so nodes may start together. A database whose schema is
+//     newer than this code is refused. Tables: strongroom_records and
+//     strongroom_schema_version, in the connection's search_path.
+//   - Changes are announced: every committed Update that wrote publishes each
+//     changed record on the channel "strongroom_changes" (see Watch), for
+//     caches on other nodes.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"strongroom/internal/store"
+)
+
+// Store is the PostgreSQL store. It is safe for concurrent use.
+type Store struct {
+	cfg  *pgx.ConnConfig
+	pool *pool
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close, stops watchers
+
+	retries atomic.Int64 // attempts after the first, for tests
+}
+
+var _ store.Store = (*Store)(nil)
+
+const (
+	// DefaultMaxConns is the connection pool's size unless the connection
+	// string sets pool_max_conns.
+	DefaultMaxConns = 8
+	maxAttempts     = 5
+	maxKindLen      = 64
+	maxLen          = 1024
+)
+
+var (
+	errReadOnly = errors.New("postgres: write in a read-only transaction")
+	errTxDone   = errors.New("postgres: transaction used after its function returned")
+)
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// connection string, as libpq takes), and migrates its schema. The extra
+// parameter pool_max_conns bounds the connections (DefaultMaxConns).
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	maxConns := DefaultMaxConns
+	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
+		delete(cfg.RuntimeParams, "pool_max_conns")
+		if maxConns, err = strconv.Atoi(v); err != nil || maxConns < 1 {
+			return nil, fmt.Errorf("postgres: pool_max_conns=%q: want a positive number", v)
+		}
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "strongroom"
+	}
+	s := &Store{cfg: cfg, pool: newPool(cfg, maxConns), done: make(chan struct{})}
+	conn, err := s.pool.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = migrate(ctx, conn)
+	s.pool.release(conn)
+	if err != nil {
+		s.pool.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes idle connections and stops watchers; connections in use close
+// as their transactions end. Later calls return store.ErrClosed.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return store.ErrClosed
+	}
+	close(s.done)
+	s.pool.close()
+	return nil
+}
+
+// View runs fn in a read-only REPEATABLE READ transaction.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	for try := 0; ; try++ {
+		err, again := s.view(ctx, fn)
+		if !again || try > 0 {
+			return err
+		}
+	}
+}
+
+// view runs fn once; again says that nothing was sent on a connection that
+// turned out dead (it idled while the server restarted), so another should be
+// tried.
+func (s *Store) view(ctx context.Context, fn func(store.Tx) error) (err error, again bool) {
+	conn, err := s.pool.acquire(ctx)
+	if err != nil {
+		return err, false
+	}
+	defer s.pool.release(conn)
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return fmt.Errorf("postgres: begin: %w", err), pgconn.SafeToRetry(err)
+	}
+	t := &tx{ctx: ctx, conn: conn}
+	defer func() {
+		t.done = true
+		rollback(conn)
+	}()
+	return fn(t), false
+}
+
+// Update runs fn in a SERIALIZABLE transaction, again if PostgreSQL reports
+// a serialization failure or deadlock.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	var last error
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			s.retries.Add(1)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		err, again := s.attempt(ctx, fn, attempt > 0)
+		if !again {
+			return err
+		}
+		last = err
+	}
+	return fmt.Errorf("postgres: transaction still conflicting after %d attempts: %w", maxAttempts, last)
+}
+
+// attempt runs fn once; again says the transaction failed in a way that a
+// new attempt can fix.
+func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error, exclusive bool) (err error, again bool) {
+	conn, err := s.pool.acquire(ctx)
+	if err != nil {
+		return err, false
+	}
+	defer s.pool.release(conn)
+	// LOCK TABLE takes no snapshot: it runs before the transaction's
+	// snapshot is taken, so an exclusive attempt sees every commit made
+	// before it got the lock. ROW EXCLUSIVE is what writes take anyway; it
+	// is taken first so that every writer queues behind an exclusive one.
+	mode := "ROW EXCLUSIVE"
+	if exclusive {
+		mode = "EXCLUSIVE"
+	}
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE strongroom_records IN "+mode+" MODE"); err != nil {
+		return fmt.Errorf("postgres: begin: %w", err), pgconn.SafeToRetry(err) || retryable(err)
+	}
+	t := &tx{ctx: ctx, conn: conn, writable: true}
+	finished := false
+	defer func() {
+		t.done = true
+		if !finished {
+			rollback(conn)
+		}
+	}()
+	ferr := fn(t)
+	t.done = true
+	if t.err != nil || ferr != nil {
+		finished = true
+		rollback(conn)
+		switch {
+		case t.err != nil && retryable(t.err):
+			return t.err, true
+		case ferr != nil:
+			return ferr, false
+		default: // fn ignored a failed statement; the transaction is lost
+			return fmt.Errorf("postgres: transaction aborted: %w", t.err), false
+		}
+	}
+	if len(t.changes) > 0 {
+		if _, err := conn.Exec(ctx, `SELECT pg_notify('`+changesChannel+`', p) FROM unnest($1::text[]) AS p`, t.changes); err != nil {
+			return fmt.Errorf("postgres: notify: %w", err), retryable(err)
+		}
+	}
+	finished = true
+	tag, err := conn.Exec(ctx, "COMMIT")
+	if err != nil {
+		// A lost connection leaves the outcome unknown: not retried.
+		return fmt.Errorf("postgres: commit: %w", err), retryable(err)
+	}
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("postgres: commit answered %q", tag.String()), false
+	}
+	return nil, false
+}
+
+// rollback ends conn's transaction, if it still can; a connection left in a
+// transaction is closed by the pool.
+func rollback(conn *pgx.Conn) {
+	if conn.IsClosed() || conn.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn.Exec(ctx, "ROLLBACK")
+}
+
+// retryable reports a serialization failure or a deadlock.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+type tx struct {
+	ctx      context.Context
+	conn     *pgx.Conn
+	writable bool
+	done     bool
+	err      error    // the first failed statement: the transaction is aborted
+	changes  []string // notification payloads
+}
+
+// fail records a failed statement.
+func (t *tx) fail(what string, err error) error {
+	if t.err == nil {
+		t.err = err
+	}
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+func (t *tx) Get(kind store.Kind, scope, id string) ([]byte, error) {
+	if err := t.check(false, kind, scope, id); err != nil {
+		return nil, err
+	}
+	var v []byte
+	err := t.conn.QueryRow(t.ctx,
+		`SELECT value FROM strongroom_records WHERE kind = $1 AND scope = $2 AND id = $3`,
+		string(kind), []byte(scope), []byte(id)).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, t.fail("get", err)
+	}
+	return v, nil
+}
+
+func (t *tx) List(kind store.Kind, scope, after string, limit int) ([]store.Item, error) {
+	if err := t.check(false, kind, scope, ""); err != nil {
+		return nil, err
+	}
+	var lim *int64 // NULL: LIMIT ALL
+	if limit > 0 {
+		l := int64(limit)
+		lim = &l
+	}
+	rows, err := t.conn.Query(t.ctx,
+		`SELECT id, value FROM strongroom_records
+		 WHERE kind = $1 AND scope = $2 AND id > $3 ORDER BY id LIMIT $4`,
+		string(kind), []byte(scope), []byte(after), lim)
+	if err != nil {
+		return nil, t.fail("list", err)
+	}
+	var items []store.Item
+	for rows.Next() {
+		var id, v []byte
+		if err := rows.Scan(&id, &v); err != nil {
+			rows.Close()
+			return nil, t.fail("list", err)
+		}
+		items = append(items, store.Item{ID: string(id), Value: v})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.fail("list", err)
+	}
+	return items, nil
+}
+
+func (t *tx) Create(kind store.Kind, scope, id string, value []byte) error {
+	if err := t.check(true, kind, scope, id); err != nil {
+		return err
+	}
+	tag, err := t.conn.Exec(t.ctx,
+		`INSERT INTO strongroom_records (kind, scope, id, value) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT DO NOTHING`,
+		string(kind), []byte(scope), []byte(id), notNil(value))
+	if err != nil {
+		return t.fail("create", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrExists
+	}
+	t.changed(kind, scope, id)
+	return nil
+}
+
+func (t *tx) Put(kind store.Kind, scope, id string, value []byte) error {
+	if err := t.check(true, kind, scope, id); err != nil {
+		return err
+	}
+	_, err := t.conn.Exec(t.ctx,
+		`INSERT INTO strongroom_records (kind, scope, id, value) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (kind, scope, id) DO UPDATE SET value = EXCLUDED.value`,
+		string(kind), []byte(scope), []byte(id), notNil(value))
+	if err != nil {
+		return t.fail("put", err)
+	}
+	t.changed(kind, scope, id)
+	return nil
+}
+
+func (t *tx) Delete(kind store.Kind, scope, id string) error {
+	if err := t.check(true, kind, scope, id); err != nil {
+		return err
+	}
+	tag, err := t.conn.Exec(t.ctx,
+		`DELETE FROM strongroom_records WHERE kind = $1 AND scope = $2 AND id = $3`,
+		string(kind), []byte(scope), []byte(id))
+	if err != nil {
+		return t.fail("delete", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	t.changed(kind, scope, id)
+	return nil
+}
+
+func (t *tx) changed(kind store.Kind, scope, id string) {
+	t.changes = append(t.changes, encodeChange(Change{Kind: string(kind), Scope: scope, ID: id}))
+}
+
+// notNil keeps an empty value from being sent as NULL.
+func notNil(v []byte) []byte {
+	if v == nil {
+		return []byte{}
+	}
+	return v
+}
+
+func (t *tx) check(write bool, kind store.Kind, scope, id string) error {
+	if t.done {
+		return errTxDone
+	}
+	if write && !t.writable {
+		return errReadOnly
+	}
+	if t.err != nil {
+		return fmt.Errorf("postgres: transaction aborted by an earlier error: %w", t.err)
+	}
+	ok := kind != "" && len(kind) <= maxKindLen
+	for i := 0; ok && i < len(kind); i++ {
+		c := kind[i]
+		ok = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("postgres: invalid kind %q: want 1 to %d bytes of [a-z0-9_-]", kind, maxKindLen)
+	}
+	if len(scope) > maxLen {
+		return fmt.Errorf("postgres: scope of %d bytes, more than %d", len(scope), maxLen)
+	}
+	if id == "" {
+		if write {
+			return errors.New("postgres: empty id")
+		}
+		return nil // List, which takes no id
+	}
+	if len(id) > maxLen {
+		return fmt.Errorf("postgres: id of %d bytes, more than %d", len(id), maxLen)
+	}
+	return nil
+}

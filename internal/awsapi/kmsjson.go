@@ -1,11 +1,14 @@
 package awsapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"strongroom/internal/kms"
 	"strongroom/internal/sigv4"
@@ -25,6 +28,9 @@ func op[I, O any](fn func(*kms.Service, context.Context, *kms.Call, *I) (*O, err
 	return func(ctx context.Context, svc *kms.Service, c *kms.Call, body []byte) (any, error) {
 		in := new(I)
 		if err := decodeJSON(body, in); err != nil {
+			return nil, err
+		}
+		if err := checkGrantTokens(body); err != nil {
 			return nil, err
 		}
 		return fn(svc, ctx, c, in)
@@ -58,21 +64,142 @@ var kmsOps = map[string]kmsOp{
 	"GetKeyPolicy":                    {call: op((*kms.Service).GetKeyPolicy)},
 	"ListKeyPolicies":                 {call: op((*kms.Service).ListKeyPolicies)},
 	"PutKeyPolicy":                    {call: op((*kms.Service).PutKeyPolicy)},
+	"CreateGrant":                     {call: op((*kms.Service).CreateGrant)},
+	"ListGrants":                      {call: op((*kms.Service).ListGrants)},
+	"ListRetirableGrants":             {call: op((*kms.Service).ListRetirableGrants)},
+	"RetireGrant":                     {call: op((*kms.Service).RetireGrant)},
+	"RevokeGrant":                     {call: op((*kms.Service).RevokeGrant)},
 }
 
-// decodeJSON decodes an AWS JSON 1.1 body; an empty body is an empty object.
+// checkGrantTokens validates the GrantTokens member that many operations
+// take, without a second full decode when it is absent.
+func checkGrantTokens(body []byte) error {
+	if !bytes.Contains(body, []byte(`"GrantTokens"`)) {
+		return nil
+	}
+	var gt struct{ GrantTokens []string }
+	if err := json.Unmarshal(body, &gt); err != nil {
+		return nil // the typed decode already accepted the body; not a token problem
+	}
+	return kms.CheckGrantTokens(gt.GrantTokens)
+}
+
+// decodeJSON decodes an AWS JSON 1.1 body into v, a pointer to a struct; an
+// empty body is an empty object. Member names match field names exactly, as
+// AWS's do: encoding/json alone would also fill KeyId from "keyid", a member
+// AWS ignores as unknown. Unknown members are ignored.
 func decodeJSON(body []byte, v any) error {
 	if len(body) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Unexpected value type for field " + te.Field}
+	return decodeValue(body, reflect.ValueOf(v).Elem(), "")
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// decodeValue decodes raw into rv. Structs (directly, behind a pointer or
+// as slice elements) are decoded member by member with exact names; every
+// other value is left to encoding/json. path names the value in errors.
+func decodeValue(raw json.RawMessage, rv reflect.Value, path string) error {
+	t := rv.Type()
+	switch {
+	case t.Kind() == reflect.Pointer && isPlainStruct(t.Elem()):
+		if string(raw) == "null" {
+			rv.SetZero()
+			return nil
 		}
-		return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Malformed JSON request body"}
+		if rv.IsNil() {
+			rv.Set(reflect.New(t.Elem()))
+		}
+		return decodeValue(raw, rv.Elem(), path)
+	case isPlainStruct(t):
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &members); err != nil {
+			return serializationError(err, path)
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := f.Name
+			if tag := f.Tag.Get("json"); tag != "" {
+				if n, _, _ := strings.Cut(tag, ","); n != "" {
+					name = n
+				}
+			}
+			m, ok := members[name]
+			if !ok || name == "-" || !f.IsExported() {
+				continue
+			}
+			if err := decodeValue(m, rv.Field(i), joinPath(path, name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case t.Kind() == reflect.Slice && (isPlainStruct(t.Elem()) || t.Elem().Kind() == reflect.Pointer && isPlainStruct(t.Elem().Elem())):
+		if string(raw) == "null" {
+			rv.SetZero()
+			return nil
+		}
+		var elems []json.RawMessage
+		if err := json.Unmarshal(raw, &elems); err != nil {
+			return serializationError(err, path)
+		}
+		out := reflect.MakeSlice(t, len(elems), len(elems))
+		for i, e := range elems {
+			if err := decodeValue(e, out.Index(i), path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+		rv.Set(out)
+		return nil
+	}
+	if err := json.Unmarshal(raw, rv.Addr().Interface()); err != nil {
+		return serializationError(err, path)
 	}
 	return nil
+}
+
+// isPlainStruct reports whether t is a struct that decodeValue decodes
+// member by member: not one with its own UnmarshalJSON (such as kms.Time),
+// and without embedded fields, whose promotion encoding/json handles.
+func isPlainStruct(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return false
+	}
+	for i := range t.NumField() {
+		if t.Field(i).Anonymous {
+			return false
+		}
+	}
+	return true
+}
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// serializationError turns a decoding failure into the SerializationException
+// AWS answers for a body that does not fit the operation's shapes.
+func serializationError(err error, path string) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Malformed JSON request body"}
+	case errors.As(err, &te):
+		if te.Field != "" {
+			path = joinPath(path, te.Field)
+		}
+		if path == "" {
+			return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "The request body must be a JSON object"}
+		}
+		return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Unexpected value type for field " + path}
+	case path != "":
+		return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Invalid value for field " + path}
+	}
+	return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Malformed JSON request body"}
 }
 
 func (h *Handler) serveKMS(w http.ResponseWriter, r *http.Request, reqID, name string) {

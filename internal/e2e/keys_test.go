@@ -374,8 +374,14 @@ func TestEnableDisableKey(t *testing.T) {
 		name string
 		call func(ref string) error
 	}{
-		{"EnableKey", func(ref string) error { _, err := c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(ref)}); return err }},
-		{"DisableKey", func(ref string) error { _, err := c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(ref)}); return err }},
+		{"EnableKey", func(ref string) error {
+			_, err := c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(ref)})
+			return err
+		}},
+		{"DisableKey", func(ref string) error {
+			_, err := c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(ref)})
+			return err
+		}},
 	} {
 		t.Run(op.name+" of an unknown key", func(t *testing.T) {
 			wantCode(t, op.call("0b8c7d2e-1111-4222-8333-444455556666"), "NotFoundException")
@@ -499,4 +505,64 @@ func TestKeysAreRegional(t *testing.T) {
 		_, err = east.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(keyARN("eu-west-1", wid)), Plaintext: []byte("x")})
 		wantCode(t, err, "NotFoundException")
 	})
+}
+
+// TestResponseMembers checks, on the raw JSON, that each operation's
+// response carries the members AWS returns (the AWS Encryption SDK, for
+// one, reads KeyId as a key ARN and EncryptionAlgorithm).
+func TestResponseMembers(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	c := env.KMS()
+	id := aws.ToString(newKey(t, c, "").KeyId)
+	other := aws.ToString(newKey(t, c, "").KeyId)
+	must[*kms.CreateAliasOutput](t)(c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/members"), TargetKeyId: aws.String(id)}))
+	ct := encrypt(t, c, id, []byte("members"), nil)
+	arn := keyARN(testenv.Region, id)
+
+	cases := []struct {
+		op   string
+		in   map[string]any
+		want []string
+		arns []string // members that must equal the key ARN
+	}{
+		{"Encrypt", map[string]any{"KeyId": "alias/members", "Plaintext": []byte("x")}, []string{"CiphertextBlob", "KeyId", "EncryptionAlgorithm"}, []string{"KeyId"}},
+		{"Decrypt", map[string]any{"CiphertextBlob": ct}, []string{"KeyId", "Plaintext", "EncryptionAlgorithm"}, []string{"KeyId"}},
+		{"ReEncrypt", map[string]any{"CiphertextBlob": ct, "DestinationKeyId": id}, []string{"CiphertextBlob", "SourceKeyId", "KeyId", "SourceEncryptionAlgorithm", "DestinationEncryptionAlgorithm"}, []string{"KeyId", "SourceKeyId"}},
+		{"GenerateDataKey", map[string]any{"KeyId": id, "KeySpec": "AES_256"}, []string{"CiphertextBlob", "Plaintext", "KeyId"}, []string{"KeyId"}},
+		{"GenerateDataKeyWithoutPlaintext", map[string]any{"KeyId": id, "KeySpec": "AES_256"}, []string{"CiphertextBlob", "KeyId"}, []string{"KeyId"}},
+		{"GenerateRandom", map[string]any{"NumberOfBytes": 8}, []string{"Plaintext"}, nil},
+		{"ListKeys", map[string]any{}, []string{"Keys", "Truncated"}, nil},
+		{"ListAliases", map[string]any{}, []string{"Aliases", "Truncated"}, nil},
+		{"ListResourceTags", map[string]any{"KeyId": id}, []string{"Tags", "Truncated"}, nil},
+		{"GetKeyPolicy", map[string]any{"KeyId": id, "PolicyName": "default"}, []string{"Policy", "PolicyName"}, nil},
+		{"ListKeyPolicies", map[string]any{"KeyId": id}, []string{"PolicyNames", "Truncated"}, nil},
+		{"ScheduleKeyDeletion", map[string]any{"KeyId": other}, []string{"KeyId", "DeletionDate", "KeyState", "PendingWindowInDays"}, nil},
+		{"CancelKeyDeletion", map[string]any{"KeyId": other}, []string{"KeyId"}, nil},
+		{"CreateKey", map[string]any{}, []string{"KeyMetadata"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.op, func(t *testing.T) {
+			resp := rawJSON(t, env, tc.op, tc.in)
+			if resp.Status != 200 {
+				t.Fatalf("status %d: %s", resp.Status, resp.Body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(resp.Body, &m); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range tc.want {
+				if _, ok := m[k]; !ok {
+					t.Errorf("response has no %s: %s", k, resp.Body)
+				}
+			}
+			for _, k := range tc.arns {
+				if m[k] != arn {
+					t.Errorf("%s = %v, want the key ARN %s", k, m[k], arn)
+				}
+			}
+		})
+	}
 }

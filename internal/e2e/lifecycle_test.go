@@ -432,3 +432,30 @@ func TestKeyStateErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletionSweepsEveryDueKey: one sweep deletes every due key, however
+// many pages of the pending-deletion index they fill.
+func TestDeletionSweepsEveryDueKey(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	c := env.KMS()
+	const n = 130
+	for range n {
+		id := aws.ToString(newKey(t, c, "").KeyId)
+		must[*kms.ScheduleKeyDeletionOutput](t)(c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}))
+	}
+	env.Clock.Advance(7*day + time.Second)
+	deleted, err := env.App.Service.DeleteDueKeys(ctx)
+	if err != nil || len(deleted) != n {
+		t.Fatalf("DeleteDueKeys deleted %d keys (%v), want %d", len(deleted), err, n)
+	}
+	err = env.Store.View(ctx, func(tx store.Tx) error {
+		items, err := tx.List(store.KindKey, testenv.Account+"/"+testenv.Region, "", 0)
+		if len(items) != 0 {
+			t.Errorf("%d key records left in the store", len(items))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -82,17 +82,25 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, in *CreateAliasInput
 		return nil, err
 	}
 	account, region := c.Principal.Account, c.Region
-	err := s.update(ctx, func(tx store.Tx) error {
-		k, err := s.aliasTarget(tx, c, in.TargetKeyId)
-		if err != nil {
-			return err
-		}
-		if err := s.authorize(ctx, c, "kms:CreateAlias", k); err != nil {
+	var k *keyRecord
+	err := s.view(ctx, func(tx store.Tx) error {
+		var err error
+		k, err = s.aliasTarget(tx, c, in.TargetKeyId)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, "kms:CreateAlias", k); err != nil {
+		return nil, err
+	}
+	err = s.update(ctx, func(tx store.Tx) error {
+		if _, err := s.aliasTarget(tx, c, k.arn()); err != nil {
 			return err
 		}
 		now := s.clock.Now().Unix()
 		b, _ := json.Marshal(&aliasRecord{Target: k.ID, Created: now, Updated: now})
-		err = tx.Create(store.KindAlias, scopeOf(account, region), in.AliasName, b)
+		err := tx.Create(store.KindAlias, scopeOf(account, region), in.AliasName, b)
 		if errors.Is(err, store.ErrExists) {
 			return errAlreadyExists("An alias with the name %s already exists", arn.Alias(region, account, in.AliasName))
 		}
@@ -111,32 +119,54 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *CreateAliasInput
 		return nil, err
 	}
 	account, region := c.Principal.Account, c.Region
-	err := s.update(ctx, func(tx store.Tx) error {
-		a, err := getAlias(tx, account, region, in.AliasName)
+	var k, old *keyRecord
+	var a *aliasRecord
+	err := s.view(ctx, func(tx store.Tx) error {
+		var err error
+		a, err = getAlias(tx, account, region, in.AliasName)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
 		}
 		if err != nil {
 			return err
 		}
-		k, err := s.aliasTarget(tx, c, in.TargetKeyId)
+		if k, err = s.aliasTarget(tx, c, in.TargetKeyId); err != nil {
+			return err
+		}
+		old, _ = getKey(tx, account, region, a.Target)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, "kms:UpdateAlias", k); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		if err := s.authorize(ctx, c, "kms:UpdateAlias", old); err != nil {
+			return nil, err
+		}
+		if keyClass(old.Spec) != keyClass(k.Spec) || old.Usage != k.Usage {
+			return nil, errValidation("The current KMS key %s and the new KMS key %s must be the same type (both symmetric, both asymmetric or both HMAC) and have the same key usage.", old.arn(), k.arn())
+		}
+	}
+	err = s.update(ctx, func(tx store.Tx) error {
+		cur, err := getAlias(tx, account, region, in.AliasName)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
+		}
 		if err != nil {
 			return err
 		}
-		if err := s.authorize(ctx, c, "kms:UpdateAlias", k); err != nil {
+		if cur.Target != a.Target {
+			return newErr("ConflictException", 409, "The alias %s changed during the update; retry.", in.AliasName)
+		}
+		if _, err := s.aliasTarget(tx, c, k.arn()); err != nil {
 			return err
 		}
-		if old, err := getKey(tx, account, region, a.Target); err == nil {
-			if err := s.authorize(ctx, c, "kms:UpdateAlias", old); err != nil {
-				return err
-			}
-			if keyClass(old.Spec) != keyClass(k.Spec) || old.Usage != k.Usage {
-				return errValidation("The current KMS key %s and the new KMS key %s must be the same type (both symmetric, both asymmetric or both HMAC) and have the same key usage.", old.arn(), k.arn())
-			}
-		}
-		a.Target = k.ID
-		a.Updated = s.clock.Now().Unix()
-		return putAlias(tx, account, region, in.AliasName, a)
+		cur.Target = k.ID
+		cur.Updated = s.clock.Now().Unix()
+		return putAlias(tx, account, region, in.AliasName, cur)
 	})
 	if err != nil {
 		return nil, err
@@ -161,7 +191,8 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *DeleteAliasInput
 		return nil, err
 	}
 	account, region := c.Principal.Account, c.Region
-	err := s.update(ctx, func(tx store.Tx) error {
+	var k *keyRecord
+	err := s.view(ctx, func(tx store.Tx) error {
 		a, err := getAlias(tx, account, region, in.AliasName)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
@@ -169,12 +200,23 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *DeleteAliasInput
 		if err != nil {
 			return err
 		}
-		if k, err := getKey(tx, account, region, a.Target); err == nil {
-			if err := s.authorize(ctx, c, "kms:DeleteAlias", k); err != nil {
-				return err
-			}
+		k, _ = getKey(tx, account, region, a.Target)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if k != nil {
+		if err := s.authorize(ctx, c, "kms:DeleteAlias", k); err != nil {
+			return nil, err
 		}
-		return tx.Delete(store.KindAlias, scopeOf(account, region), in.AliasName)
+	}
+	err = s.update(ctx, func(tx store.Tx) error {
+		err := tx.Delete(store.KindAlias, scopeOf(account, region), in.AliasName)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -185,7 +227,7 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *DeleteAliasInput
 // ListAliases lists the aliases of the caller's account and region, or only
 // those of one key.
 func (s *Service) ListAliases(ctx context.Context, c *Call, in *ListAliasesInput) (*ListAliasesOutput, error) {
-	limit, err := pageLimit(in.Limit, 50, 100)
+	limit, err := pageSize(in.Limit, 50, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -197,27 +239,27 @@ func (s *Service) ListAliases(ctx context.Context, c *Call, in *ListAliasesInput
 		after = *in.Marker
 	}
 	account, region := c.Principal.Account, c.Region
+	filter := ""
+	if in.KeyId != nil {
+		r, err := arn.ParseKeyRef(*in.KeyId)
+		if err != nil || r.AliasName != "" {
+			return nil, errInvalidArn("KeyId must be a key ID or key ARN: %s", *in.KeyId)
+		}
+		res, err := s.resolve(ctx, c, *in.KeyId)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.authorize(ctx, c, "kms:ListAliases", res.key); err != nil {
+			return nil, err
+		}
+		filter = res.key.ID
+		account = res.key.Account
+	} else if err := s.authorize(ctx, c, "kms:ListAliases", nil); err != nil {
+		return nil, err
+	}
 	out := &ListAliasesOutput{Aliases: []AliasListEntry{}}
 	err = s.view(ctx, func(tx store.Tx) error {
 		out.Aliases = out.Aliases[:0]
-		filter := ""
-		if in.KeyId != nil {
-			r, err := arn.ParseKeyRef(*in.KeyId)
-			if err != nil || r.AliasName != "" {
-				return errInvalidArn("KeyId must be a key ID or key ARN: %s", *in.KeyId)
-			}
-			res, err := s.resolveIn(tx, c, *in.KeyId)
-			if err != nil {
-				return err
-			}
-			if err := s.authorize(ctx, c, "kms:ListAliases", res.key); err != nil {
-				return err
-			}
-			filter = res.key.ID
-			account = res.key.Account
-		} else if err := s.authorize(ctx, c, "kms:ListAliases", nil); err != nil {
-			return err
-		}
 		cursor := after
 		for len(out.Aliases) <= limit {
 			items, err := tx.List(store.KindAlias, scopeOf(account, region), cursor, 500)

@@ -36,7 +36,14 @@ type authzReq struct {
 	// KeyPolicy overrides the key's policy (the lockout safety check
 	// evaluates a policy before it is stored).
 	KeyPolicy *policy.Policy
+	// GrantOps are the operations of a grant being created (a grantee may
+	// only pass on operations its own grant has).
+	GrantOps []string
 }
+
+// grantEC is the encryption context grant constraints are checked against:
+// nil for operations that take none.
+func (r *authzReq) grantEC() map[string]string { return r.EncryptionContext }
 
 // authorize is the one door every operation passes through: it decides
 // whether the caller may perform action on key k (nil for operations without

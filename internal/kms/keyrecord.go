@@ -208,20 +208,42 @@ func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, 
 	return out, err
 }
 
-// mutateKey resolves ref and applies fn to the key inside one read-write
-// transaction, persisting the result if fn returns nil.
-func (s *Service) mutateKey(ctx context.Context, c *Call, ref string, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
+// mutateKey resolves ref, authorizes az (its Key and Alias filled in from
+// the resolution) and applies fn to the key in a read-write transaction.
+// Authorization happens before the transaction: a store transaction's fn
+// must not call the store again, and policy evaluation may read it.
+func (s *Service) mutateKey(ctx context.Context, c *Call, ref string, az *authzReq, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
+	r, err := s.resolve(ctx, c, ref)
+	if err != nil {
+		return nil, err
+	}
+	az.Key = r.key
+	if az.Alias == "" {
+		az.Alias = r.alias
+	}
+	if err := s.authorizeReq(ctx, c, az); err != nil {
+		return nil, err
+	}
+	return s.updateKey(ctx, r.key, fn)
+}
+
+// updateKey re-reads key k (by account, region and id) inside a read-write
+// transaction, applies fn and stores the result.
+func (s *Service) updateKey(ctx context.Context, k *keyRecord, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
 	var out *keyRecord
 	err := s.update(ctx, func(tx store.Tx) error {
-		r, err := s.resolveIn(tx, c, ref)
+		cur, err := getKey(tx, k.Account, k.Region, k.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(cur)) {
+			return errNotFound("Key '%s' does not exist", k.arn())
+		}
 		if err != nil {
 			return err
 		}
-		if err := fn(tx, r.key); err != nil {
+		if err := fn(tx, cur); err != nil {
 			return err
 		}
-		out = r.key
-		return putKey(tx, r.key)
+		out = cur
+		return putKey(tx, cur)
 	})
 	return out, err
 }

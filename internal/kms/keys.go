@@ -205,11 +205,22 @@ func (s *Service) DescribeKey(ctx context.Context, c *Call, in *KeyInput) (*Desc
 	return &DescribeKeyOutput{KeyMetadata: r.key.metadata()}, nil
 }
 
-// pageLimit returns the page size a List operation uses: def when limit is
-// absent, at most max (the operation's documented maximum; AWS may return
+// pageLimit returns the page size for an optional Limit: def when absent,
+// otherwise limit clamped to 1–1000 (so that no caller can index out of
+// range). Prefer pageSize, which also refuses out-of-range values as AWS
+// does.
+func pageLimit(limit *int32, def int) int {
+	if limit == nil {
+		return def
+	}
+	return min(max(int(*limit), 1), 1000)
+}
+
+// pageSize returns the page size a List operation uses: def when limit is
+// absent, capped at most (the operation's documented maximum; AWS may return
 // fewer items than asked for). A limit outside the API model's range 1–1000
 // is a ValidationException, as AWS answers it.
-func pageLimit(limit *int32, def, max int) (int, error) {
+func pageSize(limit *int32, def, most int) (int, error) {
 	if limit == nil {
 		return def, nil
 	}
@@ -218,8 +229,8 @@ func pageLimit(limit *int32, def, max int) (int, error) {
 		return 0, errValidation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
 	case n > 1000:
 		return 0, errValidation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000", n)
-	case n > max:
-		return max, nil
+	case n > most:
+		return most, nil
 	default:
 		return n, nil
 	}
@@ -230,7 +241,7 @@ func (s *Service) ListKeys(ctx context.Context, c *Call, in *ListKeysInput) (*Li
 	if err := s.authorize(ctx, c, "kms:ListKeys", nil); err != nil {
 		return nil, err
 	}
-	limit, err := pageLimit(in.Limit, 100, 1000)
+	limit, err := pageSize(in.Limit, 100, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -293,10 +304,7 @@ func (s *Service) setEnabled(ctx context.Context, c *Call, ref string, enable bo
 	if enable {
 		action = "kms:EnableKey"
 	}
-	_, err := s.mutateKey(ctx, c, ref, func(tx store.Tx, k *keyRecord) error {
-		if err := s.authorize(ctx, c, action, k); err != nil {
-			return err
-		}
+	_, err := s.mutateKey(ctx, c, ref, &authzReq{Action: action}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, action); err != nil {
 			return err
 		}
@@ -338,10 +346,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *Schedule
 			return nil, errValidation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30", days)
 		}
 	}
-	k, err := s.mutateKey(ctx, c, in.KeyId, func(tx store.Tx, k *keyRecord) error {
-		if err := s.authorize(ctx, c, "kms:ScheduleKeyDeletion", k); err != nil {
-			return err
-		}
+	k, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:ScheduleKeyDeletion"}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, "kms:ScheduleKeyDeletion"); err != nil {
 			return err
 		}
@@ -367,10 +372,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *Schedule
 // CancelKeyDeletion ends a key's deletion window; the key returns Disabled
 // (or PendingImport if it has no material).
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *KeyInput) (*CancelKeyDeletionOutput, error) {
-	k, err := s.mutateKey(ctx, c, in.KeyId, func(tx store.Tx, k *keyRecord) error {
-		if err := s.authorize(ctx, c, "kms:CancelKeyDeletion", k); err != nil {
-			return err
-		}
+	k, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:CancelKeyDeletion"}, func(tx store.Tx, k *keyRecord) error {
 		if k.State != StatePendingDeletion {
 			return errInvalidState("%s is not pending deletion.", k.arn())
 		}
@@ -404,8 +406,9 @@ func (s *Service) DeleteDueKeys(ctx context.Context) ([]string, error) {
 	var deleted []string
 	for {
 		var batch []string
+		removed := 0 // index entries consumed, deleted keys or not
 		err := s.update(ctx, func(tx store.Tx) error {
-			batch = batch[:0]
+			batch, removed = batch[:0], 0
 			items, err := tx.List(store.KindPending, "", "", 100)
 			if err != nil {
 				return err
@@ -428,6 +431,7 @@ func (s *Service) DeleteDueKeys(ctx context.Context) ([]string, error) {
 				if err := tx.Delete(store.KindPending, "", it.ID); err != nil {
 					return err
 				}
+				removed++
 				k, err := getKey(tx, account, region, id)
 				if errors.Is(err, store.ErrNotFound) {
 					continue
@@ -455,13 +459,18 @@ func (s *Service) DeleteDueKeys(ctx context.Context) ([]string, error) {
 			s.log.Info("key deleted at the end of its waiting period", "key", a)
 		}
 		deleted = append(deleted, batch...)
-		if len(batch) < 100 {
+		// A full page may be followed by more due entries, even when some
+		// of this page's keys had been cancelled.
+		if removed < 100 {
 			return deleted, nil
 		}
 	}
 }
 
 func deleteKeyAndAliases(tx store.Tx, k *keyRecord) error {
+	if err := deleteGrantsOf(tx, k); err != nil {
+		return err
+	}
 	scope := scopeOf(k.Account, k.Region)
 	after := ""
 	for {
@@ -487,10 +496,7 @@ func deleteKeyAndAliases(tx store.Tx, k *keyRecord) error {
 
 // UpdateKeyDescription replaces a key's description.
 func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, in *UpdateKeyDescriptionInput) (*Empty, error) {
-	_, err := s.mutateKey(ctx, c, in.KeyId, func(tx store.Tx, k *keyRecord) error {
-		if err := s.authorize(ctx, c, "kms:UpdateKeyDescription", k); err != nil {
-			return err
-		}
+	_, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:UpdateKeyDescription"}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, "kms:UpdateKeyDescription"); err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"sync"
+
+	"strongroom/internal/keyspec"
 )
 
 // materialRecord is one version of a key's material, sealed under the root
@@ -37,14 +39,27 @@ func newMaterialID() string {
 // materialCache keeps recently used unsealed material in memory, bounded.
 // Entries are keyed by account, key id and material version, which never
 // change meaning: a version number is never reused for other material.
+// SYMMETRIC_DEFAULT material is kept as raw bytes (get, put); the material of
+// every other spec is kept parsed, as a *keyspec.Key (getKey, putKey), so
+// that PKCS#8 parsing and RSA precomputation happen once per version.
+//
+// Dropped raw bytes are cleared; a dropped *keyspec.Key is only released:
+// it offers no way to wipe itself, and Go's garbage collector cannot promise
+// erasure in any case. The aim is few copies with short lives.
 type materialCache struct {
 	mu  sync.RWMutex
 	max int
-	m   map[string][]byte
+	m   map[string]cachedMaterial
+}
+
+// cachedMaterial holds exactly one of raw and key.
+type cachedMaterial struct {
+	raw []byte
+	key *keyspec.Key
 }
 
 func newMaterialCache(max int) *materialCache {
-	return &materialCache{max: max, m: make(map[string][]byte)}
+	return &materialCache{max: max, m: make(map[string]cachedMaterial)}
 }
 
 func cacheKey(account, keyID string, version uint32) string {
@@ -55,16 +70,29 @@ func cacheKey(account, keyID string, version uint32) string {
 
 func (c *materialCache) get(k string) ([]byte, bool) {
 	c.mu.RLock()
-	v, ok := c.m[k]
+	v := c.m[k]
 	c.mu.RUnlock()
-	return v, ok
+	return v.raw, v.raw != nil
 }
 
-func (c *materialCache) put(k string, v []byte) {
+func (c *materialCache) put(k string, v []byte) { c.store(k, cachedMaterial{raw: v}) }
+
+// getKey returns the parsed material cached under k.
+func (c *materialCache) getKey(k string) (*keyspec.Key, bool) {
+	c.mu.RLock()
+	v := c.m[k]
+	c.mu.RUnlock()
+	return v.key, v.key != nil
+}
+
+// putKey caches parsed material under k.
+func (c *materialCache) putKey(k string, key *keyspec.Key) { c.store(k, cachedMaterial{key: key}) }
+
+func (c *materialCache) store(k string, v cachedMaterial) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {
 		for old, ov := range c.m { // random eviction: map order is random
-			clear(ov)
+			clear(ov.raw)
 			delete(c.m, old)
 			break
 		}
@@ -80,7 +108,7 @@ func (c *materialCache) forget(account, keyID string) {
 	c.mu.Lock()
 	for k, v := range c.m {
 		if len(k) == len(prefix)+4 && k[:len(prefix)] == prefix {
-			clear(v)
+			clear(v.raw)
 			delete(c.m, k)
 		}
 	}

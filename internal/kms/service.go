@@ -62,6 +62,7 @@ func New(st store.Store, sealer rootkey.Sealer, clk clock.Clock, cfg Config) *Se
 	}
 	s := &Service{store: st, sealer: sealer, clock: clk, cfg: cfg, log: log, cache: newMaterialCache(4096),
 		identities: cfg.Identities, policies: newPolicyCache()}
+	s.grantAllows = s.grantAllowsRequest
 	return s
 }
 

@@ -12,10 +12,7 @@ func (s *Service) TagResource(ctx context.Context, c *Call, in *TagResourceInput
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	_, err := s.mutateKey(ctx, c, in.KeyId, func(tx store.Tx, k *keyRecord) error {
-		if err := s.authorize(ctx, c, "kms:TagResource", k); err != nil {
-			return err
-		}
+	_, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:TagResource", RequestTags: in.Tags}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, "kms:TagResource"); err != nil {
 			return err
 		}
@@ -36,10 +33,7 @@ func (s *Service) TagResource(ctx context.Context, c *Call, in *TagResourceInput
 
 // UntagResource removes tags from a customer managed key.
 func (s *Service) UntagResource(ctx context.Context, c *Call, in *UntagResourceInput) (*Empty, error) {
-	_, err := s.mutateKey(ctx, c, in.KeyId, func(tx store.Tx, k *keyRecord) error {
-		if err := s.authorize(ctx, c, "kms:UntagResource", k); err != nil {
-			return err
-		}
+	_, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:UntagResource", Extra: map[string][]string{"aws:tagkeys": in.TagKeys}}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, "kms:UntagResource"); err != nil {
 			return err
 		}
@@ -57,7 +51,7 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, in *UntagResourceI
 
 // ListResourceTags lists a key's tags.
 func (s *Service) ListResourceTags(ctx context.Context, c *Call, in *ListResourceTagsInput) (*ListResourceTagsOutput, error) {
-	limit, err := pageLimit(in.Limit, 50, 50)
+	limit, err := pageSize(in.Limit, 50, 50)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +114,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, in *GetKeyPolicyInp
 
 // ListKeyPolicies lists a key's policy names: always ["default"].
 func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, in *ListKeyPoliciesInput) (*ListKeyPoliciesOutput, error) {
-	if _, err := pageLimit(in.Limit, 100, 1000); err != nil {
+	if _, err := pageSize(in.Limit, 100, 1000); err != nil {
 		return nil, err
 	}
 	r, err := s.resolve(ctx, c, in.KeyId)
@@ -142,18 +136,22 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, in *PutKeyPolicyInp
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.mutateKey(ctx, c, in.KeyId, func(tx store.Tx, k *keyRecord) error {
-		if err := s.authorize(ctx, c, "kms:PutKeyPolicy", k); err != nil {
-			return err
+	r, err := s.resolve(ctx, c, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:PutKeyPolicy", Key: r.key, Alias: r.alias}); err != nil {
+		return nil, err
+	}
+	if err := requireCustomerManaged(r.key, "kms:PutKeyPolicy"); err != nil {
+		return nil, err
+	}
+	if !in.BypassPolicyLockoutSafetyCheck {
+		if err := s.checkLockout(ctx, c, r.key, newPolicy); err != nil {
+			return nil, err
 		}
-		if err := requireCustomerManaged(k, "kms:PutKeyPolicy"); err != nil {
-			return err
-		}
-		if !in.BypassPolicyLockoutSafetyCheck {
-			if err := s.checkLockout(ctx, c, k, newPolicy); err != nil {
-				return err
-			}
-		}
+	}
+	_, err = s.updateKey(ctx, r.key, func(tx store.Tx, k *keyRecord) error {
 		k.Policy = in.Policy
 		return nil
 	})

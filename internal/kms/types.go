@@ -310,3 +310,69 @@ type PutKeyPolicyInput struct {
 
 // Empty is the response of operations that return nothing.
 type Empty struct{}
+
+type GrantConstraints struct {
+	EncryptionContextSubset map[string]string `json:",omitempty"`
+	EncryptionContextEquals map[string]string `json:",omitempty"`
+}
+
+type CreateGrantInput struct {
+	KeyId             string
+	GranteePrincipal  string
+	RetiringPrincipal *string
+	Operations        []string
+	Constraints       *GrantConstraints
+	GrantTokens       []string
+	Name              *string
+	DryRun            bool
+}
+
+type CreateGrantOutput struct {
+	GrantToken string
+	GrantId    string
+}
+
+type ListGrantsInput struct {
+	Limit            *int32
+	Marker           *string
+	KeyId            string
+	GrantId          *string
+	GranteePrincipal *string
+}
+
+type ListRetirableGrantsInput struct {
+	Limit             *int32
+	Marker            *string
+	RetiringPrincipal string
+}
+
+type GrantListEntry struct {
+	KeyId             string
+	GrantId           string
+	Name              string `json:",omitempty"`
+	CreationDate      *Time
+	GranteePrincipal  string
+	RetiringPrincipal string `json:",omitempty"`
+	IssuingAccount    string
+	Operations        []string
+	Constraints       *GrantConstraints `json:",omitempty"`
+}
+
+type ListGrantsOutput struct {
+	Grants     []GrantListEntry
+	NextMarker string `json:",omitempty"`
+	Truncated  bool
+}
+
+type RetireGrantInput struct {
+	GrantToken *string
+	KeyId      *string
+	GrantId    *string
+	DryRun     bool
+}
+
+type RevokeGrantInput struct {
+	KeyId   string
+	GrantId string
+	DryRun  bool
+}

@@ -20,3 +20,14 @@ func BenchmarkValidateEncrypt(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkValidateCreateKey(b *testing.B) {
+	body := []byte(`{"Description":"payments","KeyUsage":"ENCRYPT_DECRYPT","KeySpec":"SYMMETRIC_DEFAULT","MultiRegion":false,` +
+		`"Tags":[{"TagKey":"team","TagValue":"payments"},{"TagKey":"env","TagValue":"prod"}],"Policy":null}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ValidateJSON(KMS, "CreateKey", body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package shape
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -186,7 +187,8 @@ func (v *jsonValidator) value(shape uint16, sens, skipMax bool, agg *bool) bool 
 				} else if sens {
 					v.viol.add(v.savePath(), shape, failed, showOmit, "")
 				} else {
-					v.viol.add(v.savePath(), shape, failed, showValue, string(b))
+					value := string(b) // before savePath reuses the scratch buffer
+					v.viol.add(v.savePath(), shape, failed, showValue, value)
 				}
 			}
 		case kBlob:
@@ -228,7 +230,7 @@ func (v *jsonValidator) value(shape uint16, sens, skipMax bool, agg *bool) bool 
 		return false
 	default:
 		if c != '-' && (c < '0' || c > '9') {
-			v.syntax("invalid character " + strconv.QuoteRune(rune(c)))
+			v.syntax("unexpected character")
 			return false
 		}
 		start := v.i
@@ -274,14 +276,17 @@ func (v *jsonValidator) numberValue(shape uint16, sh *shapeDef, num []byte, isIn
 		}
 	case kDouble, kFloat:
 		f, err := strconv.ParseFloat(string(num), 64)
-		if err != nil || (sh.k == kFloat && (f > 3.4028234663852886e38 || f < -3.4028234663852886e38)) {
+		if err != nil || (sh.k == kFloat && math.Abs(f) > math.MaxFloat32) {
 			v.mismatch("NUMBER_VALUE can not be converted to " + kindNames[sh.k])
 			return
 		}
 		failed = checkFloat(sh, f, skipMax)
 		value = string(num)
 	case kTimestamp:
-		// Seconds since the epoch; any JSON number.
+		// Seconds since the epoch, with a fraction if need be.
+		if f, err := strconv.ParseFloat(string(num), 64); err != nil || math.IsInf(f, 0) {
+			v.mismatch("NUMBER_VALUE can not be converted to " + kindNames[sh.k])
+		}
 		return
 	default:
 		v.mismatch(typeMessage("NUMBER_VALUE", sh.k))
@@ -772,12 +777,12 @@ func (v *jsonValidator) skip() {
 			v.number()
 			return
 		}
-		v.syntax("invalid character " + strconv.QuoteRune(rune(c)))
+		v.syntax("unexpected character")
 	}
 }
 
 func (v *jsonValidator) literal(lit string) bool {
-	if bytes.HasPrefix(v.b[v.i:], []byte(lit)) {
+	if len(v.b)-v.i >= len(lit) && string(v.b[v.i:v.i+len(lit)]) == lit {
 		v.i += len(lit)
 		return true
 	}

@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const (
@@ -460,6 +462,7 @@ func TestSensitiveValuesNeverPrinted(t *testing.T) {
 		{"Encrypt", `{"Plaintext":"` + enc + `"}`},                          // too long, and KeyId missing
 		{"Encrypt", `{"KeyId":"k","Plaintext":"` + enc[:len(enc)-1] + `"}`}, // bad length
 		{"Encrypt", `{"KeyId":"k","Plaintext":"` + enc[:8] + "!" + enc[9:] + `"}`},
+		{"Encrypt", `{"KeyId":"k","Plaintext":` + enc + `}`}, // not a string
 		{"Encrypt", `{"KeyId":"k","Plaintext":"` + enc + `","EncryptionContext":{"a":"` + secret[:4] + `","a":""}}`},
 		{"Sign", `{"KeyId":"k","Message":"` + enc + `","SigningAlgorithm":"x"}`},
 		{"VerifyMac", `{"KeyId":"k","Message":"` + enc + `","Mac":"","MacAlgorithm":"HMAC_SHA_256"}`},
@@ -526,18 +529,92 @@ func TestCloudTrailMaps(t *testing.T) {
 			"[Member must have length less than or equal to 2000, Member must have length greater than or equal to 1]")
 }
 
+// Go structs as the caller decodes some inputs into, with encoding/json.
+type (
+	encryptInput struct {
+		KeyId               *string
+		Plaintext           []byte
+		EncryptionContext   map[string]string
+		GrantTokens         []string
+		EncryptionAlgorithm *string
+		DryRun              *bool
+	}
+	listKeysInput struct {
+		Limit  *int32
+		Marker *string
+	}
+	tagResourceInput struct {
+		KeyId *string
+		Tags  []struct{ TagKey, TagValue *string }
+	}
+	generateDataKeyInput struct {
+		KeyId         *string
+		NumberOfBytes *int32
+		KeySpec       *string
+	}
+)
+
+// decodedOK reports whether what encoding/json decodes from an accepted
+// body still satisfies the constraints ValidateJSON checked: nothing may
+// reach the struct around the validator.
+func decodedOK(t *testing.T, op, body string) {
+	length := func(s *string, lo, hi int) bool {
+		return s != nil && utf8.RuneCountInString(*s) >= lo && utf8.RuneCountInString(*s) <= hi
+	}
+	var ok bool
+	var err error
+	switch op {
+	case "Encrypt":
+		var in encryptInput
+		err = json.Unmarshal([]byte(body), &in)
+		ok = length(in.KeyId, 1, 2048) && len(in.Plaintext) >= 1 && len(in.Plaintext) <= 4096 && len(in.GrantTokens) <= 10
+		for _, g := range in.GrantTokens {
+			ok = ok && length(&g, 1, 8192)
+		}
+		if in.EncryptionAlgorithm != nil {
+			ok = ok && slices.Contains([]string{"SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"}, *in.EncryptionAlgorithm)
+		}
+	case "ListKeys":
+		var in listKeysInput
+		err = json.Unmarshal([]byte(body), &in)
+		ok = (in.Limit == nil || (*in.Limit >= 1 && *in.Limit <= 1000)) && (in.Marker == nil || length(in.Marker, 1, 1024))
+	case "TagResource":
+		var in tagResourceInput
+		err = json.Unmarshal([]byte(body), &in)
+		ok = length(in.KeyId, 1, 2048) && in.Tags != nil
+		for _, tag := range in.Tags {
+			ok = ok && length(tag.TagKey, 1, 128) && length(tag.TagValue, 0, 256)
+		}
+	case "GenerateDataKey":
+		var in generateDataKeyInput
+		err = json.Unmarshal([]byte(body), &in)
+		ok = length(in.KeyId, 1, 2048) && (in.NumberOfBytes == nil || (*in.NumberOfBytes >= 1 && *in.NumberOfBytes <= 1024)) &&
+			(in.KeySpec == nil || *in.KeySpec == "AES_256" || *in.KeySpec == "AES_128")
+	default:
+		return
+	}
+	if err != nil || !ok {
+		t.Fatalf("accepted %s %q, which decodes (err %v) to values outside the model", op, body, err)
+	}
+}
+
 // FuzzValidateJSON checks that ValidateJSON never panics, answers only with
-// an *Error of a known code, and accepts only what encoding/json accepts.
+// an *Error of a known code, accepts only what encoding/json accepts, and,
+// for a few operations, that what it accepts decodes into the caller's
+// structs with the constraints it checked still holding.
 func FuzzValidateJSON(f *testing.F) {
 	ops := KMS.Operations()
-	for i, c := range kmsCases {
+	index := func(op string) uint8 { return uint8(slices.Index(ops, op)) }
+	for _, c := range kmsCases {
 		if len(c.body) < 2000 {
-			f.Add(uint8(i), c.body)
+			f.Add(index(c.op), c.body)
 		}
 	}
-	for i, op := range ops {
-		f.Add(uint8(i), kmsMinimal[op])
+	for _, op := range ops {
+		f.Add(index(op), kmsMinimal[op])
 	}
+	f.Add(index("Encrypt"), string(encryptBody))
+	f.Add(index("TagResource"), `{"KeyId":"k","Tags":[{"TagKey":"a","TagValue":""}]}`)
 	f.Fuzz(func(t *testing.T, opIndex uint8, body string) {
 		op := ops[int(opIndex)%len(ops)]
 		err := ValidateJSON(KMS, op, []byte(body))
@@ -545,10 +622,10 @@ func FuzzValidateJSON(f *testing.F) {
 			if strings.Trim(body, " \t\r\n") == "" {
 				return
 			}
-			var v map[string]any
-			if jerr := json.Unmarshal([]byte(body), &v); jerr != nil {
-				t.Fatalf("accepted %q, which encoding/json refuses: %v", body, jerr)
+			if !json.Valid([]byte(body)) {
+				t.Fatalf("accepted %q, which is not JSON", body)
 			}
+			decodedOK(t, op, body)
 			return
 		}
 		var e *Error
@@ -561,4 +638,35 @@ func FuzzValidateJSON(f *testing.F) {
 			t.Fatalf("code %q", e.Code)
 		}
 	})
+}
+
+// testService has what the generated models lack: a map of structures and
+// a sensitive structure.
+var testService = &Service{
+	Name: "test", Protocol: "json",
+	ops: []Operation{{Name: "Op", input: 1}},
+	shapes: []shapeDef{
+		{k: kStructure},
+		{k: kStructure, first: 0, n: 2},
+		{k: kString, f: fMin | fMax, min: 1, max: 3},
+		{k: kMap, key: 2, elem: 4},
+		{k: kStructure, first: 2, n: 1},
+		{k: kStructure, f: fSensitive, first: 3, n: 1},
+	},
+	members: []memberDef{
+		{name: "M", shape: 3},
+		{name: "S", shape: 5},
+		{name: "Name", shape: 2, f: mRequired},
+		{name: "Secret", shape: 2, f: mRequired},
+	},
+}
+
+func TestMapOfStructuresAndSensitiveStructure(t *testing.T) {
+	checkJSON(t, testService, "Op", `{"M":{"k\u0031":{"Name":"toolong\u0021"}},"S":{"Secret":"abcdef"}}`, ve,
+		"2 validation errors detected: Value 'toolong!' at 'm.k1.member.name' failed to satisfy constraint: Member must have length less than or equal to 3; "+
+			"Value at 's.secret' failed to satisfy constraint: Member must have length less than or equal to 3")
+	checkJSON(t, testService, "Op", `{"M":{"abc":{},"toolong":{"Name":"n"}},"S":{}}`, ve,
+		"3 validation errors detected: Value at 'm' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 3, Member must have length greater than or equal to 1]; "+
+			"Value null at 'm.abc.member.name' failed to satisfy constraint: Member must not be null; "+
+			"Value at 's.secret' failed to satisfy constraint: Member must not be null")
 }

@@ -127,7 +127,7 @@ func (q *queryValidator) value(shape uint16, name string, sens, skipMax bool) bo
 		q.mapping(shape, name, sens, skipMax)
 		return true
 	}
-	q.scalar(shape, name, q.form[name][0], sens, skipMax, nil)
+	q.scalar(shape, name, first(q.form[name]), sens, skipMax, nil)
 	return true
 }
 
@@ -219,7 +219,7 @@ func (q *queryValidator) list(shape uint16, name string, sens, skipMax bool) {
 		}
 		n = i
 		if vs, ok := q.form[elem]; ok {
-			items = append(items, vs[0])
+			items = append(items, first(vs))
 		}
 	}
 	if failed := checkLen(sh, int64(n), skipMax); failed != 0 {
@@ -252,7 +252,7 @@ func (q *queryValidator) mapping(shape uint16, name string, sens, skipMax bool) 
 			q.malformed("", entry+".key")
 			return
 		}
-		key := kv[0]
+		key := first(kv)
 		if seen[key] || !utf8.ValidString(key) {
 			q.malformed("", entry+".key")
 			return
@@ -270,8 +270,8 @@ func (q *queryValidator) mapping(shape uint16, name string, sens, skipMax bool) 
 		if scalar {
 			vs, has := q.form[entry+".value"]
 			if ok2 = has; has {
-				q.scalar(sh.elem, entry+".value", vs[0], sens, false, agg)
-				shown = append(shown, key+"="+vs[0])
+				q.scalar(sh.elem, entry+".value", first(vs), sens, false, agg)
+				shown = append(shown, key+"="+first(vs))
 			}
 		} else {
 			ok2 = q.value(sh.elem, entry+".value", sens, false)
@@ -303,4 +303,12 @@ func (q *queryValidator) mapping(shape uint16, name string, sens, skipMax bool) 
 	} else {
 		q.viol.add(q.savePath(), shape, failed, showValue, "{"+strings.Join(shown, ", ")+"}")
 	}
+}
+
+// first is the value of a parameter that url.Values.Get returns.
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
 }

@@ -75,6 +75,9 @@ var queryCases = []struct {
 	{"sensitive password", IAM, "CreateLoginProfile", form("UserName", "u", "Password", strings.Repeat("p", 129)), vErr,
 		"1 validation error detected: Value at 'password' failed to satisfy constraint: Member must have length less than or equal to 128"},
 	{"invalid UTF-8", IAM, "CreateUser", form("UserName", "\xff"), mIn, ""},
+	{"empty value slice", IAM, "CreateUser", url.Values{"UserName": {}}, vErr,
+		"2 validation errors detected: Value '' at 'userName' failed to satisfy constraint: Member must have length greater than or equal to 1; " +
+			"Value '' at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"},
 	{"lookahead not checked", IAM, "CreateAccountAlias", form("AccountAlias", "a--b"), "", ""},
 	{"unknown action", IAM, "CreateUsers", form(), "InvalidAction", "Could not find operation CreateUsers for version 2010-05-08"},
 	{"operation without input", IAM, "GetAccountSummary", form("Anything", "x"), "", ""},
@@ -116,4 +119,34 @@ func TestValidateQuery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzValidateQuery checks that ValidateQuery never panics and answers only
+// with an *Error of a known code.
+func FuzzValidateQuery(f *testing.F) {
+	ops := append(IAM.Operations(), STS.Operations()...)
+	for _, c := range queryCases {
+		f.Add(uint16(0), c.form.Encode())
+	}
+	f.Add(uint16(3), "Tags.member.1.Key=a&Tags.member.2.Value=b&Tags=")
+	f.Add(uint16(7), "X.entry.1.key=a&X.entry.1.value=b&UserName=")
+	f.Fuzz(func(t *testing.T, opIndex uint16, query string) {
+		form, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		i := int(opIndex) % len(ops)
+		svc := IAM
+		if i >= len(IAM.ops) {
+			svc = STS
+		}
+		err = ValidateQuery(svc, ops[i], form)
+		if err == nil {
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) || (e.Code != vErr && e.Code != mIn) {
+			t.Fatalf("got %v", err)
+		}
+	})
 }

@@ -43,7 +43,8 @@ type Operation struct {
 	input uint16 // index into Service.shapes
 }
 
-// Operation returns the operation called name.
+// Operation returns the operation called name. It is shared: do not
+// modify it.
 func (s *Service) Operation(name string) (*Operation, bool) {
 	i := sort.Search(len(s.ops), func(i int) bool { return s.ops[i].Name >= name })
 	if i < len(s.ops) && s.ops[i].Name == name {

@@ -4,7 +4,9 @@
 package shape
 
 // CloudTrail is the input model of AWS CloudTrail (API version 2013-11-01, protocol json): 60 operations, 162 table shapes.
-var CloudTrail = &Service{
+var CloudTrail = &cloudtrailService
+
+var cloudtrailService = Service{
 	Name:         "cloudtrail",
 	FullName:     "AWS CloudTrail",
 	APIVersion:   "2013-11-01",

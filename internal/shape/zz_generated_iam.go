@@ -4,7 +4,9 @@
 package shape
 
 // IAM is the input model of AWS Identity and Access Management (API version 2010-05-08, protocol query): 176 operations, 256 table shapes.
-var IAM = &Service{
+var IAM = &iamService
+
+var iamService = Service{
 	Name:       "iam",
 	FullName:   "AWS Identity and Access Management",
 	APIVersion: "2010-05-08",

@@ -4,7 +4,9 @@
 package shape
 
 // KMS is the input model of AWS Key Management Service (API version 2014-11-01, protocol json): 54 operations, 122 table shapes.
-var KMS = &Service{
+var KMS = &kmsService
+
+var kmsService = Service{
 	Name:         "kms",
 	FullName:     "AWS Key Management Service",
 	APIVersion:   "2014-11-01",

@@ -4,7 +4,9 @@
 package shape
 
 // STS is the input model of AWS Security Token Service (API version 2011-06-15, protocol query): 11 operations, 43 table shapes.
-var STS = &Service{
+var STS = &stsService
+
+var stsService = Service{
 	Name:       "sts",
 	FullName:   "AWS Security Token Service",
 	APIVersion: "2011-06-15",

@@ -37,6 +37,9 @@ const (
 	KindAccount   Kind = "account"
 	KindMeta      Kind = "meta"
 	KindPending   Kind = "pending" // keys pending deletion, by deletion time
+	KindGrant     Kind = "grant"
+	// KindGrantRetiring indexes grants by retiring principal.
+	KindGrantRetiring Kind = "grant_retiring"
 )
 
 // Item is one record returned by List.

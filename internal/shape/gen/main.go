@@ -337,7 +337,8 @@ func generate(s service, src []byte, rel string) ([]byte, error) {
 	md := g.m.Metadata
 	fmt.Fprintf(&b, "// %s is the input model of %s (API version %s, protocol %s): %d operations, %d table shapes.\n",
 		s.goName, md.ServiceFullName, md.APIVersion, md.Protocol, len(opNames), len(g.table))
-	fmt.Fprintf(&b, "var %s = &Service{\n", s.goName)
+	fmt.Fprintf(&b, "var %s = &%sService\n\n", s.goName, s.dir)
+	fmt.Fprintf(&b, "var %sService = Service{\n", s.dir)
 	fmt.Fprintf(&b, "Name: %q,\nFullName: %q,\nAPIVersion: %q,\nProtocol: %q,\n", s.dir, md.ServiceFullName, md.APIVersion, md.Protocol)
 	if md.JSONVersion != "" {
 		fmt.Fprintf(&b, "JSONVersion: %q,\n", md.JSONVersion)

@@ -289,7 +289,7 @@ func TestMemberNamesAreCaseSensitive(t *testing.T) {
 		}
 	})
 	t.Run("nested members too", func(t *testing.T) {
-		body := `{"Tags":[{"TagKey":"team","tagvalue":"ignored","TagValue":"kept"},{"TagKey":"env","tagValue":"ignored"}]}`
+		body := `{"Tags":[{"TagKey":"team","tagvalue":"ignored","TagValue":"kept"},{"TagKey":"env","tagValue":"ignored","TagValue":""}]}`
 		resp := raw(t, env, rawRequest{Target: "TrentService.CreateKey", Body: []byte(body)})
 		var out struct{ KeyMetadata struct{ KeyId string } }
 		if resp.Status != 200 || json.Unmarshal(resp.Body, &out) != nil {

@@ -63,6 +63,10 @@ type Directory struct {
 	sessions  map[string]cachedSession  // session access key id → session
 	policies  map[string]cachedPolicies // policyOwner key → identity policies
 	lastPurge time.Time                 // wall time of the last opportunistic session purge
+	// gen counts local changes. A reader caches what it read only if gen
+	// has not moved since it started, so a change made while it read is
+	// never hidden behind a stale entry.
+	gen uint64
 }
 
 type cachedKey struct {
@@ -171,6 +175,7 @@ func (d *Directory) Lookup(ctx context.Context, akid string) (Principal, []byte,
 	now := d.wall()
 	d.mu.RLock()
 	ck, ok := d.keys[akid]
+	gen := d.gen
 	d.mu.RUnlock()
 	if ok && fresh(ck.fetched, now) {
 		return ck.p, ck.secret, nil
@@ -195,8 +200,10 @@ func (d *Directory) Lookup(ctx context.Context, akid string) (Principal, []byte,
 	p := rec.Principal
 	p.AccessKeyID = akid
 	d.mu.Lock()
-	evictOne(d.keys)
-	d.keys[akid] = cachedKey{p: p, secret: secret, fetched: now}
+	if d.gen == gen {
+		evictOne(d.keys)
+		d.keys[akid] = cachedKey{p: p, secret: secret, fetched: now}
+	}
 	d.mu.Unlock()
 	return p, secret, nil
 }
@@ -204,6 +211,7 @@ func (d *Directory) Lookup(ctx context.Context, akid string) (Principal, []byte,
 func (d *Directory) dropKey(akid string) {
 	d.mu.Lock()
 	delete(d.keys, akid)
+	d.gen++
 	d.mu.Unlock()
 }
 

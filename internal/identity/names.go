@@ -12,10 +12,10 @@ import (
 // store.KindAccessKey. Scopes are noted per kind; ids that are IAM names are
 // lowercased, because IAM names are unique regardless of case.
 const (
-	kindUser       store.Kind = "iam-user"       // scope account, id lower(user name): userRecord
-	kindRole       store.Kind = "iam-role"       // scope account, id lower(role name): roleRecord
-	kindOwnedKey   store.Kind = "iam-owned-key"  // scope account + "/" + owner, id access key id: empty
-	kindSession    store.Kind = "sts-session"    // scope "", id session access key id: sessionRecord
+	kindUser       store.Kind = "iam-user"              // scope account, id lower(user name): userRecord
+	kindRole       store.Kind = "iam-role"              // scope account, id lower(role name): roleRecord
+	kindOwnedKey   store.Kind = "iam-owned-key"         // scope account + "/" + owner, id access key id: empty
+	kindSession    store.Kind = "sts-session"           // scope "", id session access key id: sessionRecord
 	kindSessionExp store.Kind = "sts-session-by-expiry" // scope "", id expiry (20 digits) + "/" + access key id: empty
 )
 

@@ -78,6 +78,7 @@ func (d *Directory) identityPolicies(ctx context.Context, p Principal) (cachedPo
 	now := d.wall()
 	d.mu.RLock()
 	cp, ok := d.policies[key]
+	gen := d.gen
 	d.mu.RUnlock()
 	if ok && fresh(cp.fetched, now) {
 		return cp, nil
@@ -101,8 +102,10 @@ func (d *Directory) identityPolicies(ctx context.Context, p Principal) (cachedPo
 		cp.parsed = append(cp.parsed, pol)
 	}
 	d.mu.Lock()
-	evictOne(d.policies)
-	d.policies[key] = cp
+	if d.gen == gen {
+		evictOne(d.policies)
+		d.policies[key] = cp
+	}
 	d.mu.Unlock()
 	return cp, nil
 }
@@ -132,6 +135,7 @@ func readPolicies(tx store.Tx, kind store.Kind, account, id, uniqueID string) (m
 func (d *Directory) dropPolicies(key string) {
 	d.mu.Lock()
 	delete(d.policies, key)
+	d.gen++
 	d.mu.Unlock()
 }
 

@@ -115,6 +115,19 @@ type AssumedRole struct {
 	AssumedRoleID string
 }
 
+// String describes a without its secrets.
+func (a AssumedRole) String() string {
+	return "identity.AssumedRole{" + a.ARN + " " + a.Credentials.String() + "}"
+}
+
+// GoString is String, so that %#v does not print the secrets either.
+func (a AssumedRole) GoString() string { return a.String() }
+
+// LogValue implements slog.LogValuer without the secrets.
+func (a AssumedRole) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("arn", a.ARN), slog.Any("credentials", a.Credentials))
+}
+
 // validSessionName: 2 to 64 characters of [\w+=,.@-].
 func validSessionName(s string) bool { return len(s) >= 2 && validName(s, 64) }
 
@@ -247,6 +260,7 @@ func (d *Directory) LookupSession(ctx context.Context, akid, token string) (Prin
 	wall := d.wall()
 	d.mu.RLock()
 	cs, ok := d.sessions[akid]
+	gen := d.gen
 	d.mu.RUnlock()
 	if !ok || !fresh(cs.fetched, wall) {
 		var rec sessionRecord
@@ -269,8 +283,10 @@ func (d *Directory) LookupSession(ctx context.Context, akid, token string) (Prin
 		copy(cs.tokenHash[:], rec.TokenHash)
 		cs.p.AccessKeyID = akid
 		d.mu.Lock()
-		evictOne(d.sessions)
-		d.sessions[akid] = cs
+		if d.gen == gen {
+			evictOne(d.sessions)
+			d.sessions[akid] = cs
+		}
 		d.mu.Unlock()
 	}
 	if subtle.ConstantTimeCompare(th[:], cs.tokenHash[:]) != 1 {
@@ -285,6 +301,7 @@ func (d *Directory) LookupSession(ctx context.Context, akid, token string) (Prin
 func (d *Directory) dropSession(akid string) {
 	d.mu.Lock()
 	delete(d.sessions, akid)
+	d.gen++
 	d.mu.Unlock()
 }
 

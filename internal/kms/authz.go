@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,12 @@ func (s *Service) authorize(ctx context.Context, c *Call, action string, k *keyR
 }
 
 func (s *Service) authorizeReq(ctx context.Context, c *Call, r *authzReq) error {
+	if r.Key != nil && r.KeyPolicy == nil {
+		a := r.Key.arn()
+		if !slices.Contains(c.Resources, a) {
+			c.Resources = append(c.Resources, a)
+		}
+	}
 	d, req, err := s.decide(ctx, c, r)
 	if err != nil {
 		return err

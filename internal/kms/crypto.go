@@ -67,7 +67,10 @@ func (s *Service) encryptUnder(k *keyRecord, plaintext []byte, ec map[string]str
 	return blob, mr, nil
 }
 
-// Encrypt encrypts a plaintext of up to the configured limit under a key.
+// Encrypt encrypts a plaintext under a key: a ciphertext blob under a
+// SYMMETRIC_DEFAULT key (at most the configured limit), or the raw
+// RSAES-OAEP ciphertext under an RSA ENCRYPT_DECRYPT key (at most AWS's
+// limit for the key size and algorithm).
 func (s *Service) Encrypt(ctx context.Context, c *Call, in *EncryptInput) (*EncryptOutput, error) {
 	if len(in.Plaintext) > s.cfg.EncryptLimit {
 		return nil, errValidation("Plaintext is %d bytes; Encrypt accepts at most %d bytes. Use envelope encryption for larger data: call GenerateDataKey and encrypt the data locally with the data key.", len(in.Plaintext), s.cfg.EncryptLimit)
@@ -80,44 +83,77 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, in *EncryptInput) (*Encr
 		return nil, err
 	}
 	k := r.key
-	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:Encrypt", Key: k, EncryptionContext: nonNil(in.EncryptionContext), Alias: r.alias}); err != nil {
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:Encrypt", Key: k, EncryptionContext: nonNil(in.EncryptionContext), Alias: r.alias,
+		Extra: map[string][]string{"kms:encryptionalgorithm": {algorithmOrDefault(in.EncryptionAlgorithm)}}}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(k); err != nil {
 		return nil, err
 	}
-	if err := requireSymmetricEncrypt(k); err != nil {
-		return nil, err
-	}
-	if err := checkSymmetricAlgorithm(in.EncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, errDryRun()
-	}
-	blob, _, err := s.encryptUnder(k, in.Plaintext, in.EncryptionContext)
+	blob, alg, _, err := s.encryptWith(k, in.Plaintext, in.EncryptionContext, in.EncryptionAlgorithm, "Encrypt", in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptOutput{CiphertextBlob: blob, KeyId: k.arn(), EncryptionAlgorithm: SpecSymmetricDefault}, nil
+	return &EncryptOutput{CiphertextBlob: blob, KeyId: k.arn(), EncryptionAlgorithm: alg}, nil
 }
 
-// decryptBlob opens a symmetric ciphertext blob for c: it finds the key the
-// blob names, checks it against keyRef (if given), authorizes action and
-// opens. Every failure to find or open is InvalidCiphertextException.
-func (s *Service) decryptBlob(ctx context.Context, c *Call, action string, blob []byte, ec map[string]string, keyRef *string, alg *string) ([]byte, *keyRecord, *materialRecord, error) {
-	bl, err := ciphertext.Parse(blob)
-	if err != nil {
-		return nil, nil, nil, errInvalidCiphertext()
+// encryptWith encrypts plaintext under k for Encrypt and ReEncrypt, once
+// the caller is authorized and k is usable: a symmetric blob under a
+// SYMMETRIC_DEFAULT key's current material, or RSAES-OAEP under an RSA
+// ENCRYPT_DECRYPT key. It returns the ciphertext, the algorithm used and,
+// for symmetric keys, the material used. A dry run checks everything and
+// answers DryRunOperationException.
+func (s *Service) encryptWith(k *keyRecord, plaintext []byte, ec map[string]string, alg *string, op string, dryRun bool) ([]byte, string, *materialRecord, error) {
+	if k.Spec != SpecSymmetricDefault {
+		ct, a, err := s.encryptAsymmetric(k, plaintext, ec, alg, op, dryRun)
+		return ct, a, nil, err
 	}
+	if err := requireSymmetricEncrypt(k); err != nil {
+		return nil, "", nil, err
+	}
+	if err := checkSymmetricAlgorithm(alg); err != nil {
+		return nil, "", nil, err
+	}
+	if dryRun {
+		return nil, "", nil, errDryRun()
+	}
+	blob, mr, err := s.encryptUnder(k, plaintext, ec)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return blob, SpecSymmetricDefault, mr, nil
+}
+
+// opened is a decrypted ciphertext.
+type opened struct {
+	pt  []byte
+	key *keyRecord
+	mr  *materialRecord // the material that opened a symmetric blob; nil for RSA
+	alg string          // the EncryptionAlgorithm that decrypted it
+}
+
+// decryptCiphertext opens a ciphertext for c and authorizes action on its
+// key. When keyRef names an asymmetric key, the ciphertext is a raw
+// RSAES-OAEP ciphertext for it (AWS requires KeyId for those). Otherwise it
+// is a symmetric blob, which names its key; keyRef, if given, must name the
+// same key. Every failure to find or open is InvalidCiphertextException.
+func (s *Service) decryptCiphertext(ctx context.Context, c *Call, action string, blob []byte, ec map[string]string, keyRef *string, alg *string) (*opened, error) {
+	bl, parseErr := ciphertext.Parse(blob)
 	var k *keyRecord
 	var want *resolved
-	err = s.view(ctx, func(tx store.Tx) error {
+	err := s.view(ctx, func(tx store.Tx) error {
 		k, want = nil, nil
+		var err error
 		if keyRef != nil {
 			if want, err = s.resolveIn(tx, c, *keyRef); err != nil {
 				return err
 			}
+			if want.key.Spec != SpecSymmetricDefault {
+				return nil
+			}
+		}
+		if parseErr != nil {
+			return nil
 		}
 		k, err = getKey(tx, bl.Account, c.Region, bl.KeyID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -126,106 +162,116 @@ func (s *Service) decryptBlob(ctx context.Context, c *Call, action string, blob 
 		return err
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
+	}
+	if want != nil && want.key.Spec != SpecSymmetricDefault {
+		return s.decryptAsymmetric(ctx, c, action, want, blob, ec, alg)
+	}
+	if parseErr != nil {
+		return nil, errInvalidCiphertext()
 	}
 	if want != nil && (k == nil || want.key.ID != bl.KeyID || want.key.Account != bl.Account) {
-		return nil, nil, nil, errIncorrectKey()
+		return nil, errIncorrectKey()
 	}
 	if k == nil {
-		return nil, nil, nil, errInvalidCiphertext()
+		return nil, errInvalidCiphertext()
 	}
 	if s.deletionDue(k) {
-		return nil, nil, nil, errInvalidCiphertext()
+		return nil, errInvalidCiphertext()
 	}
 	alias := ""
 	if want != nil {
 		alias = want.alias
 	}
-	if err := s.authorizeReq(ctx, c, &authzReq{Action: action, Key: k, EncryptionContext: nonNil(ec), Alias: alias}); err != nil {
-		return nil, nil, nil, err
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: action, Key: k, EncryptionContext: nonNil(ec), Alias: alias,
+		Extra: map[string][]string{"kms:encryptionalgorithm": {algorithmOrDefault(alg)}}}); err != nil {
+		return nil, err
 	}
 	if err := requireUsable(k); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if err := requireSymmetricEncrypt(k); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if err := checkSymmetricAlgorithm(alg); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	mr := k.material(bl.MaterialVersion)
 	if mr == nil {
-		return nil, nil, nil, errInvalidCiphertext()
+		return nil, errInvalidCiphertext()
 	}
 	m, err := s.unsealMaterial(k, bl.MaterialVersion)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	pt, err := ciphertext.Open(m, bl, ec)
 	if err != nil {
-		return nil, nil, nil, errInvalidCiphertext()
+		return nil, errInvalidCiphertext()
 	}
-	return pt, k, mr, nil
+	return &opened{pt: pt, key: k, mr: mr, alg: SpecSymmetricDefault}, nil
 }
 
-// Decrypt decrypts a ciphertext blob. The blob names its key; KeyId, when
-// given, must name the same key.
+// Decrypt decrypts a ciphertext blob, which names its key (KeyId, when
+// given, must name the same key), or an RSAES-OAEP ciphertext of the RSA
+// key that KeyId names, with EncryptionAlgorithm.
 func (s *Service) Decrypt(ctx context.Context, c *Call, in *DecryptInput) (*DecryptOutput, error) {
 	if err := refuseRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
-	pt, k, mr, err := s.decryptBlob(ctx, c, "kms:Decrypt", in.CiphertextBlob, in.EncryptionContext, in.KeyId, in.EncryptionAlgorithm)
+	o, err := s.decryptCiphertext(ctx, c, "kms:Decrypt", in.CiphertextBlob, in.EncryptionContext, in.KeyId, in.EncryptionAlgorithm)
 	if err != nil {
 		return nil, err
 	}
 	if in.DryRun {
-		clear(pt)
+		clear(o.pt)
 		return nil, errDryRun()
 	}
-	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: SpecSymmetricDefault, KeyMaterialId: mr.ID}, nil
+	out := &DecryptOutput{KeyId: o.key.arn(), Plaintext: o.pt, EncryptionAlgorithm: o.alg}
+	if o.mr != nil {
+		out.KeyMaterialId = o.mr.ID
+	}
+	return out, nil
 }
 
 // ReEncrypt decrypts a ciphertext and encrypts the plaintext under another
-// key (or the same one, e.g. after rotation) without exposing it.
+// key (or the same one, e.g. after rotation) without exposing it. Either
+// side may be an RSA ENCRYPT_DECRYPT key, as in Decrypt and Encrypt.
 func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *ReEncryptInput) (*ReEncryptOutput, error) {
-	pt, src, srcMR, err := s.decryptBlob(ctx, c, "kms:ReEncryptFrom", in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId, in.SourceEncryptionAlgorithm)
+	o, err := s.decryptCiphertext(ctx, c, "kms:ReEncryptFrom", in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId, in.SourceEncryptionAlgorithm)
 	if err != nil {
 		return nil, err
 	}
-	defer clear(pt)
+	defer clear(o.pt)
 	r, err := s.resolve(ctx, c, in.DestinationKeyId)
 	if err != nil {
 		return nil, err
 	}
 	dst := r.key
-	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:ReEncryptTo", Key: dst, EncryptionContext: nonNil(in.DestinationEncryptionContext), Alias: r.alias}); err != nil {
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:ReEncryptTo", Key: dst, EncryptionContext: nonNil(in.DestinationEncryptionContext), Alias: r.alias,
+		Extra: map[string][]string{"kms:encryptionalgorithm": {algorithmOrDefault(in.DestinationEncryptionAlgorithm)}}}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(dst); err != nil {
 		return nil, err
 	}
-	if err := requireSymmetricEncrypt(dst); err != nil {
-		return nil, err
-	}
-	if err := checkSymmetricAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, errDryRun()
-	}
-	blob, dstMR, err := s.encryptUnder(dst, pt, in.DestinationEncryptionContext)
+	blob, dstAlg, dstMR, err := s.encryptWith(dst, o.pt, in.DestinationEncryptionContext, in.DestinationEncryptionAlgorithm, "ReEncrypt", in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	return &ReEncryptOutput{
+	out := &ReEncryptOutput{
 		CiphertextBlob:                 blob,
-		SourceKeyId:                    src.arn(),
+		SourceKeyId:                    o.key.arn(),
 		KeyId:                          dst.arn(),
-		SourceEncryptionAlgorithm:      SpecSymmetricDefault,
-		DestinationEncryptionAlgorithm: SpecSymmetricDefault,
-		SourceKeyMaterialId:            srcMR.ID,
-		DestinationKeyMaterialId:       dstMR.ID,
-	}, nil
+		SourceEncryptionAlgorithm:      o.alg,
+		DestinationEncryptionAlgorithm: dstAlg,
+	}
+	if o.mr != nil {
+		out.SourceKeyMaterialId = o.mr.ID
+	}
+	if dstMR != nil {
+		out.DestinationKeyMaterialId = dstMR.ID
+	}
+	return out, nil
 }
 
 // GenerateDataKey returns a fresh data key in plaintext and encrypted.

@@ -49,6 +49,7 @@ type Service struct {
 	identities  IdentityPolicySource
 	policies    *policyCache
 	grantAllows func(ctx context.Context, c *Call, r *authzReq) (bool, error)
+	recorder    Recorder
 }
 
 // New returns a Service over st, sealing key material with sealer.
@@ -76,6 +77,9 @@ type Call struct {
 	RequestID string
 	// SecureTransport is true when the request came over TLS.
 	SecureTransport bool
+	// Resources lists the ARNs of the keys the call was authorized
+	// against, in order, filled in by the core (for the audit trail).
+	Resources []string
 }
 
 func (c *Call) scope() string { return c.Principal.Account + "/" + c.Region }

@@ -370,15 +370,8 @@ func (v *jsonValidator) structure(shape uint16, sens bool) {
 				}
 			}
 			if idx < 0 {
-				// encoding/json matches member names without regard to
-				// case, so a near-duplicate would reach the decoded struct
-				// unchecked: refuse it.
-				for j := range members {
-					if foldEqual(key, members[j].name) {
-						v.mismatch("Duplicate field '" + members[j].name + "'")
-						return
-					}
-				}
+				// A member in another case is unknown, as in AWS: the
+				// caller's decoder matches names exactly (awsapi.decodeJSON).
 				if unknown.add(v.b, ks, ke, esc, key) {
 					v.mismatch("Duplicate field '" + string(key) + "'")
 					return

@@ -147,7 +147,7 @@ func ParseKeyRef(s string) (KeyRef, error) {
 		return KeyRef{AliasName: s}, nil
 	case strings.HasPrefix(s, "arn:"):
 		a, err := Parse(s)
-		if err != nil || a.Service != "kms" || !IsAccountID(a.Account) || a.Region == "" {
+		if err != nil || a.Partition != Partition || a.Service != "kms" || !IsAccountID(a.Account) || a.Region == "" {
 			return KeyRef{}, ErrInvalidKeyRef
 		}
 		switch {

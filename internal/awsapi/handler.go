@@ -48,8 +48,8 @@ type Handler struct {
 	// deliberately not the service clock: tests move the service clock by
 	// days, while clients keep signing with the real time.
 	clock clock.Clock
-	cfg      Config
-	log      *slog.Logger
+	cfg   Config
+	log   *slog.Logger
 }
 
 // New returns a Handler serving svc, authenticating callers against ids.
@@ -140,6 +140,11 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 	}
 	if err := a.CheckScope("", service); err != nil {
 		return identity.Principal{}, "", err
+	}
+	if a.UnsignedPayload {
+		// The body carries the operation's parameters: it must be signed.
+		return identity.Principal{}, "", &sigv4.Error{Code: sigv4.CodeInvalidSignature, Status: http.StatusBadRequest,
+			Message: "UNSIGNED-PAYLOAD is not accepted: the request body must be signed."}
 	}
 	var p identity.Principal
 	var secret []byte

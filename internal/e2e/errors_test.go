@@ -308,7 +308,6 @@ func TestMemberNamesAreCaseSensitive(t *testing.T) {
 // authenticated body must refuse it), so anyone on the path could rewrite
 // the body of a signed request.
 func TestUnsignedPayloadIsRefused(t *testing.T) {
-	t.Skip("awsapi/handler.go accepts UNSIGNED-PAYLOAD on KMS requests (reported): remove this Skip once authenticate refuses a.UnsignedPayload")
 	env := testenv.Start(t, testenv.Options{})
 	resp := raw(t, env, rawRequest{Target: "TrentService.CreateKey", Body: []byte(`{"Description":"rewritten in transit"}`), Unsigned: true,
 		Mutate: func(r *http.Request) {

@@ -9,7 +9,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
+)
+
+// Limits of the HTTP layer. Per-operation body limits live in awsapi.
+const (
+	// MaxHeaders is the most header fields a request may carry.
+	MaxHeaders = 100
+	// MaxConnections caps open connections; more wait in the kernel's
+	// accept queue.
+	MaxConnections = 2048
+	// MaxInFlight caps requests being served at once; more are refused
+	// with a 503 throttling error that the AWS SDKs retry.
+	MaxInFlight = 1024
 )
 
 // Server serves one listener.
@@ -30,11 +43,12 @@ func New(ln net.Listener, api http.Handler, log *slog.Logger) *Server {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("/", api)
+	ln = limitListener(ln, MaxConnections)
 	return &Server{
 		ln:  ln,
 		log: log,
 		http: &http.Server{
-			Handler:           recoverer(mux, log),
+			Handler:           recoverer(guard(mux), log),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
 			WriteTimeout:      60 * time.Second,
@@ -74,4 +88,73 @@ func recoverer(next http.Handler, log *slog.Logger) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// guard refuses requests the API never needs before they reach it: too many
+// header fields, chunked or otherwise ambiguous framing; and it caps the
+// requests in flight.
+func guard(next http.Handler) http.Handler {
+	sem := make(chan struct{}, MaxInFlight)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header) > MaxHeaders {
+			reject(w, http.StatusBadRequest, "ValidationException", "Too many header fields.")
+			return
+		}
+		if len(r.TransferEncoding) > 0 {
+			reject(w, http.StatusBadRequest, "ValidationException", "Chunked transfer encoding is not accepted: send a Content-Length.")
+			return
+		}
+		if len(r.Header.Values("Content-Length")) > 1 {
+			reject(w, http.StatusBadRequest, "ValidationException", "Duplicate Content-Length.")
+			return
+		}
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			reject(w, http.StatusServiceUnavailable, "ThrottlingException", "The server is busy; retry the request.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func reject(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(status)
+	w.Write([]byte(`{"__type":"` + code + `","message":"` + msg + `"}`))
+}
+
+// limitListener accepts at most n connections at once.
+func limitListener(ln net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: ln, sem: make(chan struct{}, n)}
+}
+
+type limitedListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

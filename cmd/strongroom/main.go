@@ -33,6 +33,8 @@ const usage = `Strongroom: a self-hosted key management service that speaks the 
 Usage:
   strongroom serve [flags]   run the server (embedded store in --data-dir)
   strongroom dev [flags]     run an in-memory development server that accepts any credentials
+  strongroom account create --endpoint URL [--account-id ID]
+                             create a further account (as the bootstrap account's root)
   strongroom version         print the version
 
 Run 'strongroom serve -h' for the flags.
@@ -51,6 +53,8 @@ func main() {
 		err = serve(os.Args[2:], false)
 	case "dev":
 		err = serve(os.Args[2:], true)
+	case "account":
+		err = accountCmd(os.Args[2:])
 	case "version", "--version", "-version":
 		fmt.Println("strongroom", version)
 	case "help", "-h", "--help":

@@ -1,6 +1,9 @@
 package process
 
 import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,4 +67,54 @@ func cleanAWSEnv() []string {
 		}
 	}
 	return env
+}
+
+// TestAccountCreate runs `strongroom account create` against a running
+// server with the bootstrap root's credentials, then uses the new account's
+// root key: it works, and sees none of the first account's keys.
+func TestAccountCreate(t *testing.T) {
+	s := start(t, t.TempDir(), envCreds)
+	ctx := context.Background()
+	if _, err := s.client(testAKID, testSecret).CreateKey(ctx, &kms.CreateKeyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(akid, secret string, args ...string) (string, error) {
+		cmd := exec.Command(binary, append([]string{"account", "create", "--endpoint", s.endpoint}, args...)...)
+		cmd.Env = append(cleanAWSEnv(), "AWS_ACCESS_KEY_ID="+akid, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(testAKID, testSecret, "--account-id", "444455556666")
+	if err != nil {
+		t.Fatalf("account create: %v\n%s", err, out)
+	}
+	var akid, secret string
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, " = "); ok {
+			switch k {
+			case "aws_access_key_id":
+				akid = v
+			case "aws_secret_access_key":
+				secret = v
+			}
+		}
+	}
+	if !strings.Contains(out, "[444455556666]") || akid == "" || secret == "" {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	lk, err := s.client(akid, secret).ListKeys(ctx, &kms.ListKeysInput{})
+	if err != nil {
+		t.Fatalf("the new account's root key does not work: %v", err)
+	}
+	if len(lk.Keys) != 0 {
+		t.Fatalf("the new account sees %d keys of another account", len(lk.Keys))
+	}
+	// Only the bootstrap account's root may create accounts.
+	if out, err := run(akid, secret); err == nil {
+		t.Fatalf("a second account's root created an account:\n%s", out)
+	}
+	// The same id twice is refused.
+	if out, err := run(testAKID, testSecret, "--account-id", "444455556666"); err == nil {
+		t.Fatalf("account id reused:\n%s", out)
+	}
 }

@@ -165,6 +165,9 @@ func (a *App) RunBackground(ctx context.Context, every time.Duration) {
 		if _, err := a.Service.DeleteDueKeys(ctx); err != nil && ctx.Err() == nil {
 			a.opts.Logger.Error("deleting keys at the end of their waiting period", "err", err)
 		}
+		if _, err := a.Directory.PurgeExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			a.opts.Logger.Error("purging expired STS sessions", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

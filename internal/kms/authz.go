@@ -73,13 +73,7 @@ func (s *Service) authorizeReq(ctx context.Context, c *Call, r *authzReq) error 
 // decide evaluates the policies that apply to r.
 func (s *Service) decide(ctx context.Context, c *Call, r *authzReq) (policy.Decision, *policy.Request, error) {
 	req := &policy.Request{
-		Principal: policy.Principal{
-			Account:  c.Principal.Account,
-			ARN:      c.Principal.ARN,
-			RoleARN:  c.Principal.RoleARN,
-			Type:     c.Principal.Type,
-			UserName: c.Principal.Name,
-		},
+		Principal: c.Principal.ForPolicy(),
 		Action:   r.Action,
 		Resource: "*",
 		Context:  s.conditionContext(c, r),

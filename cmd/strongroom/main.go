@@ -21,6 +21,7 @@ import (
 
 	"strongroom/internal/app"
 	"strongroom/internal/clock"
+	"strongroom/internal/metrics"
 	"strongroom/internal/rootkey"
 	"strongroom/internal/server"
 	"strongroom/internal/store"
@@ -31,10 +32,12 @@ import (
 const usage = `Strongroom: a self-hosted key management service that speaks the AWS KMS API.
 
 Usage:
-  strongroom serve [flags]   run the server (embedded store in --data-dir)
+  strongroom serve [flags]   run the server (embedded store in --data-dir, or PostgreSQL with --store)
   strongroom dev [flags]     run an in-memory development server that accepts any credentials
   strongroom account create --endpoint URL [--account-id ID]
                              create a further account (as the bootstrap account's root)
+  strongroom audit export|verify   export the audit trail from a server; verify an export offline
+  strongroom billing report        an account's bill for a month, from a server
   strongroom version         print the version
 
 Run 'strongroom serve -h' for the flags.
@@ -55,12 +58,19 @@ func main() {
 		err = serve(os.Args[2:], true)
 	case "account":
 		err = accountCmd(os.Args[2:])
+	case "audit":
+		err = auditCmd(os.Args[2:])
+	case "billing":
+		err = billingCmd(os.Args[2:])
 	case "version", "--version", "-version":
 		fmt.Println("strongroom", version)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "strongroom: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, errUsage) {
 		os.Exit(2)
 	}
 	if err != nil {
@@ -77,6 +87,10 @@ type serveFlags struct {
 	account      string
 	encryptLimit int
 	logLevel     string
+	// awsManagedRotationDays is how often AWS managed keys rotate.
+	awsManagedRotationDays int
+	net                    netFlags        // cluster.go: store, TLS, regions, quotas
+	audit                  auditServeFlags // audit.go: retention, price table
 }
 
 func parseServeFlags(args []string, dev bool) (*serveFlags, error) {
@@ -91,17 +105,23 @@ func parseServeFlags(args []string, dev bool) (*serveFlags, error) {
 	fs.StringVar(&f.account, "account", envOr("STRONGROOM_ACCOUNT", "111122223333"), "bootstrap account id (12 digits)")
 	fs.IntVar(&f.encryptLimit, "encrypt-limit", envInt("STRONGROOM_ENCRYPT_LIMIT", 1<<20), "largest Encrypt plaintext in bytes (the chapter's 1 MiB by default; 4096 for AWS's limit)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("STRONGROOM_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	fs.IntVar(&f.awsManagedRotationDays, "aws-managed-rotation-days", envInt("STRONGROOM_AWS_MANAGED_ROTATION_DAYS", 1095), "rotation period of AWS managed keys: the chapter's 1095 days (about three years), or 365 as AWS does today")
 	if !dev {
 		fs.StringVar(&f.dataDir, "data-dir", envOr("STRONGROOM_DATA_DIR", "./strongroom-data"), "data directory")
 		fs.StringVar(&f.rootKeyFile, "root-key-file", envOr("STRONGROOM_ROOT_KEY_FILE", ""), "root key file (default DATA_DIR/root.key); keep it on another volume than the data")
 	}
+	f.net.register(fs, dev)
+	f.audit.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if len(f.account) != 12 || strings12Digits(f.account) == false {
+	if err := f.net.check(f.listen, f.region, dev); err != nil {
+		return nil, err
+	}
+	if len(f.account) != 12 || !strings12Digits(f.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, got %q", f.account)
 	}
 	if f.encryptLimit < 1 {
@@ -167,6 +187,9 @@ func serve(args []string, dev bool) error {
 			SecretAccessKey: os.Getenv("STRONGROOM_BOOTSTRAP_SECRET_ACCESS_KEY"),
 		},
 	}
+	if err := f.audit.apply(&opts); err != nil {
+		return err
+	}
 	if (opts.BootstrapKey.AccessKeyID == "") != (opts.BootstrapKey.SecretAccessKey == "") {
 		return errors.New("set both STRONGROOM_BOOTSTRAP_ACCESS_KEY_ID and STRONGROOM_BOOTSTRAP_SECRET_ACCESS_KEY, or neither")
 	}
@@ -181,21 +204,41 @@ func serve(args []string, dev bool) error {
 		if keyFile == "" {
 			keyFile = filepath.Join(f.dataDir, "root.key")
 		}
-		// The root key is created only alongside a new store: a missing root
-		// key next to existing data must not silently become a new root.
-		_, statErr := os.Stat(filepath.Join(f.dataDir, bolt.FileName))
-		sealer, err = rootkey.OpenFile(keyFile, errors.Is(statErr, os.ErrNotExist))
-		if err != nil {
-			return err
-		}
-		st, err = bolt.Open(f.dataDir, bolt.Options{})
-		if err != nil {
-			return err
+		if f.net.postgres() {
+			st, sealer, err = openPostgres(ctx, f.net.store, keyFile)
+			if err != nil {
+				return err
+			}
+		} else {
+			// The root key is created only alongside a new store: a missing root
+			// key next to existing data must not silently become a new root.
+			_, statErr := os.Stat(filepath.Join(f.dataDir, bolt.FileName))
+			sealer, err = rootkey.OpenFile(keyFile, errors.Is(statErr, os.ErrNotExist))
+			if err != nil {
+				return err
+			}
+			st, err = bolt.Open(f.dataDir, bolt.Options{})
+			if err != nil {
+				return err
+			}
 		}
 	}
 	defer st.Close()
-	opts.Store, opts.Sealer = st, sealer
+	m := metrics.NewSet()
+	opts.Store, opts.Sealer = metrics.InstrumentStore(st, m), sealer
+	opts.AWSManagedRotationDays = f.awsManagedRotationDays
+	opts.Regions = f.net.regionList()
+	if opts.Quota = f.net.limiter(); opts.Quota != nil {
+		opts.Quota.OnThrottle = func(group string) { m.Throttled.Inc(group) }
+	}
+	tlsCfg, certs, err := f.net.tlsSetup(f.dataDir, f.listen, log)
+	if err != nil {
+		return err
+	}
 	if !dev {
+		if opts.NodeID, err = nodeIDFile(f.dataDir); err != nil {
+			return err
+		}
 		opts.NewBootstrapKey = func() (app.Credentials, error) {
 			return bootstrapCredentials(f.dataDir, f.account)
 		}
@@ -210,17 +253,32 @@ func serve(args []string, dev bool) error {
 		ln.Close()
 		return err
 	}
-	srv := server.New(ln, a.Handler, log)
+	srvOpts := []server.Option{server.WithMetrics(m), server.WithReadiness(a.Ready)}
+	if tlsCfg != nil {
+		srvOpts = append(srvOpts, server.WithTLS(tlsCfg))
+	}
+	srv := server.New(ln, a.Handler, log, srvOpts...)
 	bg, cancelBG := context.WithCancel(context.Background())
-	go a.RunBackground(bg, 10*time.Second)
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		a.RunBackground(bg, f.net.backgroundEvery)
+	}()
+	if certs != nil {
+		go reloadOnHUP(bg, certs, log)
+	}
 
-	endpoint := "http://" + ln.Addr().String()
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	endpoint := scheme + "://" + ln.Addr().String()
 	if dev {
 		fmt.Printf("strongroom dev: in-memory, any credentials accepted as the root of account %s\n", f.account)
 		fmt.Printf("endpoint: %s\n", endpoint)
 		fmt.Printf("try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --region %s --endpoint-url %s kms create-key\n", f.region, endpoint)
 	} else {
-		log.Info("strongroom serving", "endpoint", endpoint, "data_dir", f.dataDir, "root_of_trust", sealer.Name(), "account", f.account)
+		log.Info("strongroom serving", "endpoint", endpoint, "data_dir", f.dataDir, "store", f.net.redactedStore(), "root_of_trust", sealer.Name(), "account", f.account)
 	}
 
 	errc := make(chan error, 1)
@@ -236,6 +294,7 @@ func serve(args []string, dev bool) error {
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	cancelBG()
+	<-bgDone // background work ends (and gives up its lease) before the store closes
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}

@@ -15,12 +15,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"strongroom/internal/clock"
 	"strongroom/internal/identity"
 	"strongroom/internal/kms"
+	"strongroom/internal/quota"
 	"strongroom/internal/sigv4"
 )
 
@@ -37,6 +39,13 @@ type Config struct {
 	// (Encrypt, Decrypt, ReEncrypt); others get smallBodyLimit.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// Regions, when not empty, are the only regions served: a KMS request
+	// signed for another is refused as AWS refuses an unknown region.
+	Regions []string
+	// Quota, when not nil, limits the rate of KMS requests per account and
+	// region; a request over quota is refused with ThrottlingException
+	// after authentication.
+	Quota *quota.Limiter
 }
 
 // Handler serves the AWS APIs.
@@ -86,8 +95,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(target, "TrentService."):
 		h.serveKMS(w, r, reqID, strings.TrimPrefix(target, "TrentService."))
+	case isTrailTarget(target):
+		h.serveTrail(w, r, reqID, target)
 	case target == "" && isQueryRequest(r):
 		h.serveQuery(w, r, reqID)
+	case target == "" && r.URL.Path != "/":
+		// The APIs live at "/" only: no debug, profiling or other path.
+		writeJSONError(w, http.StatusNotFound, "UnknownOperationException", "Not found.")
 	case r.Method == http.MethodPost && target == "":
 		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Missing X-Amz-Target header")
 	default:
@@ -113,6 +127,19 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
+	if r.ContentLength >= 0 {
+		// The length is known (the server refuses chunked bodies): one
+		// read into a buffer of that size, then a check for more.
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		var one [1]byte
+		if n, _ := r.Body.Read(one[:]); n > 0 {
+			return nil, errTooLarge
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, err
@@ -125,8 +152,28 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 
 var errTooLarge = errors.New("awsapi: request body too large")
 
-// authenticate verifies r's SigV4 signature and returns the caller.
+// authenticate verifies r's SigV4 signature and returns the caller; then,
+// for KMS, it checks that the region is served and the request within the
+// caller's quota.
 func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte, service string) (identity.Principal, string, error) {
+	p, region, err := h.verify(ctx, r, body, service)
+	if err != nil || service != "kms" {
+		return p, region, err
+	}
+	if len(h.cfg.Regions) > 0 && !slices.Contains(h.cfg.Regions, region) {
+		return identity.Principal{}, "", &sigv4.Error{Code: sigv4.CodeInvalidSignature, Status: http.StatusBadRequest,
+			Message: "Credential should be scoped to a valid region, not '" + sanitize(region) + "'."}
+	}
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
+	if ok, _ := h.cfg.Quota.Allow(p.Account, region, op, body); !ok {
+		return identity.Principal{}, "", &kms.Error{Code: "ThrottlingException", Status: http.StatusBadRequest,
+			Message: "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."}
+	}
+	return p, region, nil
+}
+
+// verify verifies r's SigV4 signature and returns the caller.
+func (h *Handler) verify(ctx context.Context, r *http.Request, body []byte, service string) (identity.Principal, string, error) {
 	a, err := sigv4.Parse(r)
 	if h.cfg.Dev {
 		region := h.cfg.DefaultRegion

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"reflect"
 	"strconv"
-	"strings"
 
 	"strongroom/internal/kms"
 	"strongroom/internal/shape"
@@ -97,6 +95,7 @@ var kmsOps = map[string]kmsOp{
 	"ListRetirableGrants":             {call: op((*kms.Service).ListRetirableGrants)},
 	"RetireGrant":                     {call: op((*kms.Service).RetireGrant)},
 	"RevokeGrant":                     {call: op((*kms.Service).RevokeGrant)},
+	"GetKeyLastUsage":                 {call: op((*kms.Service).GetKeyLastUsage)},
 
 	// Asymmetric and HMAC keys (issue 3).
 	"GetPublicKey":                        {call: op((*kms.Service).GetPublicKey)},
@@ -107,6 +106,20 @@ var kmsOps = map[string]kmsOp{
 	"DeriveSharedSecret":                  {call: op((*kms.Service).DeriveSharedSecret)},
 	"GenerateDataKeyPair":                 {call: op((*kms.Service).GenerateDataKeyPair)},
 	"GenerateDataKeyPairWithoutPlaintext": {call: op((*kms.Service).GenerateDataKeyPairWithoutPlaintext)},
+
+	// Key lifecycle: rotation and imported key material (issue 5).
+	"EnableKeyRotation":         {call: op((*kms.Service).EnableKeyRotation)},
+	"DisableKeyRotation":        {call: op((*kms.Service).DisableKeyRotation)},
+	"GetKeyRotationStatus":      {call: op((*kms.Service).GetKeyRotationStatus)},
+	"RotateKeyOnDemand":         {call: op((*kms.Service).RotateKeyOnDemand)},
+	"ListKeyRotations":          {call: op((*kms.Service).ListKeyRotations)},
+	"GetParametersForImport":    {call: op((*kms.Service).GetParametersForImport)},
+	"ImportKeyMaterial":         {call: op((*kms.Service).ImportKeyMaterial)},
+	"DeleteImportedKeyMaterial": {call: op((*kms.Service).DeleteImportedKeyMaterial)},
+
+	// Multi-Region keys (issue 8).
+	"ReplicateKey":        {call: op((*kms.Service).ReplicateKey)},
+	"UpdatePrimaryRegion": {call: op((*kms.Service).UpdatePrimaryRegion)},
 }
 
 // checkGrantTokens validates the GrantTokens member that many operations
@@ -116,128 +129,10 @@ func checkGrantTokens(body []byte) error {
 		return nil
 	}
 	var gt struct{ GrantTokens []string }
-	if err := json.Unmarshal(body, &gt); err != nil {
+	if err := decodeJSON(body, &gt); err != nil {
 		return nil // the typed decode already accepted the body; not a token problem
 	}
 	return kms.CheckGrantTokens(gt.GrantTokens)
-}
-
-// decodeJSON decodes an AWS JSON 1.1 body into v, a pointer to a struct; an
-// empty body is an empty object. Member names match field names exactly, as
-// AWS's do: encoding/json alone would also fill KeyId from "keyid", a member
-// AWS ignores as unknown. Unknown members are ignored.
-func decodeJSON(body []byte, v any) error {
-	if len(body) == 0 {
-		return nil
-	}
-	return decodeValue(body, reflect.ValueOf(v).Elem(), "")
-}
-
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
-
-// decodeValue decodes raw into rv. Structs (directly, behind a pointer or
-// as slice elements) are decoded member by member with exact names; every
-// other value is left to encoding/json. path names the value in errors.
-func decodeValue(raw json.RawMessage, rv reflect.Value, path string) error {
-	t := rv.Type()
-	switch {
-	case t.Kind() == reflect.Pointer && isPlainStruct(t.Elem()):
-		if string(raw) == "null" {
-			rv.SetZero()
-			return nil
-		}
-		if rv.IsNil() {
-			rv.Set(reflect.New(t.Elem()))
-		}
-		return decodeValue(raw, rv.Elem(), path)
-	case isPlainStruct(t):
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &members); err != nil {
-			return serializationError(err, path)
-		}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name := f.Name
-			if tag := f.Tag.Get("json"); tag != "" {
-				if n, _, _ := strings.Cut(tag, ","); n != "" {
-					name = n
-				}
-			}
-			m, ok := members[name]
-			if !ok || name == "-" || !f.IsExported() {
-				continue
-			}
-			if err := decodeValue(m, rv.Field(i), joinPath(path, name)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case t.Kind() == reflect.Slice && (isPlainStruct(t.Elem()) || t.Elem().Kind() == reflect.Pointer && isPlainStruct(t.Elem().Elem())):
-		if string(raw) == "null" {
-			rv.SetZero()
-			return nil
-		}
-		var elems []json.RawMessage
-		if err := json.Unmarshal(raw, &elems); err != nil {
-			return serializationError(err, path)
-		}
-		out := reflect.MakeSlice(t, len(elems), len(elems))
-		for i, e := range elems {
-			if err := decodeValue(e, out.Index(i), path+"["+strconv.Itoa(i)+"]"); err != nil {
-				return err
-			}
-		}
-		rv.Set(out)
-		return nil
-	}
-	if err := json.Unmarshal(raw, rv.Addr().Interface()); err != nil {
-		return serializationError(err, path)
-	}
-	return nil
-}
-
-// isPlainStruct reports whether t is a struct that decodeValue decodes
-// member by member: not one with its own UnmarshalJSON (such as kms.Time),
-// and without embedded fields, whose promotion encoding/json handles.
-func isPlainStruct(t reflect.Type) bool {
-	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) {
-		return false
-	}
-	for i := range t.NumField() {
-		if t.Field(i).Anonymous {
-			return false
-		}
-	}
-	return true
-}
-
-func joinPath(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-// serializationError turns a decoding failure into the SerializationException
-// AWS answers for a body that does not fit the operation's shapes.
-func serializationError(err error, path string) error {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &se):
-		return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Malformed JSON request body"}
-	case errors.As(err, &te):
-		if te.Field != "" {
-			path = joinPath(path, te.Field)
-		}
-		if path == "" {
-			return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "The request body must be a JSON object"}
-		}
-		return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Unexpected value type for field " + path}
-	case path != "":
-		return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Invalid value for field " + path}
-	}
-	return &kms.Error{Code: "SerializationException", Status: http.StatusBadRequest, Message: "Malformed JSON request body"}
 }
 
 func (h *Handler) serveKMS(w http.ResponseWriter, r *http.Request, reqID, name string) {

@@ -32,7 +32,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"sort"
+	"slices"
 )
 
 // Version1 is the current format version.
@@ -122,36 +122,109 @@ func (bl *Blob) Marshal() []byte {
 // length-prefixed key and value (uint32 lengths). {"a":"bc"} and {"ab":"c"}
 // encode differently. A nil or empty context encodes as four zero bytes.
 func CanonicalContext(ec map[string]string) []byte {
-	keys := make([]string, 0, len(ec))
-	size := 4
-	for k, v := range ec {
-		keys = append(keys, k)
-		size += 8 + len(k) + len(v)
-	}
-	sort.Strings(keys)
-	out := make([]byte, 0, size)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(keys)))
-	for _, k := range keys {
-		out = binary.BigEndian.AppendUint32(out, uint32(len(k)))
-		out = append(out, k...)
-		v := ec[k]
-		out = binary.BigEndian.AppendUint32(out, uint32(len(v)))
-		out = append(out, v...)
-	}
-	return out
+	return appendCanonicalContext(make([]byte, 0, canonicalContextLen(ec)), ec)
 }
 
-func gcmFor(material []byte, salt []byte) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, material, salt, "strongroom/blob/v1", 32)
-	if err != nil {
-		return nil, err
+func canonicalContextLen(ec map[string]string) int {
+	n := 4
+	for k, v := range ec {
+		n += 8 + len(k) + len(v)
 	}
-	block, err := aes.NewCipher(key)
-	clear(key)
+	return n
+}
+
+// appendCanonicalContext appends CanonicalContext(ec) to dst.
+func appendCanonicalContext(dst []byte, ec map[string]string) []byte {
+	var stack [8]string
+	keys := stack[:0]
+	for k := range ec {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(keys)))
+	for _, k := range keys {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(k)))
+		dst = append(dst, k...)
+		v := ec[k]
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(v)))
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+// aad returns the GCM additional data of bl: its header, then the
+// canonical encryption context.
+func (bl *Blob) aad(ec map[string]string) []byte {
+	b := make([]byte, 0, 46+len(bl.KeyID)+canonicalContextLen(ec))
+	return appendCanonicalContext(bl.header(b), ec)
+}
+
+// hkdfInfo is the HKDF info of the per-message key.
+const hkdfInfo = "strongroom/blob/v1"
+
+func gcmFor(material []byte, salt []byte) (cipher.AEAD, error) {
+	var key [32]byte
+	if len(material) > hmacBlock || len(salt) > hmacBlock {
+		k, err := hkdf.Key(sha256.New, material, salt, hkdfInfo, 32)
+		if err != nil {
+			return nil, err
+		}
+		copy(key[:], k)
+		clear(k)
+	} else {
+		key = messageKey(material, salt)
+	}
+	block, err := aes.NewCipher(key[:])
+	clear(key[:])
 	if err != nil {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
+}
+
+const hmacBlock = 64
+
+// messageKey is HKDF-SHA256(material, salt, hkdfInfo) for a 32-byte key,
+// that is one HMAC for Extract and one for Expand's single block, computed
+// on the stack (crypto/hkdf allocates a dozen times a call; this runs for
+// every blob). material and salt are at most one SHA-256 block long.
+// TestMessageKey checks it against crypto/hkdf.
+func messageKey(material, salt []byte) [32]byte {
+	prk := hmacSHA256(salt, material)
+	var msg [len(hkdfInfo) + 1]byte
+	copy(msg[:], hkdfInfo)
+	msg[len(hkdfInfo)] = 1
+	okm := hmacSHA256(prk[:], msg[:])
+	clear(prk[:])
+	return okm
+}
+
+// hmacSHA256 is HMAC-SHA256 of a message of at most one block under a key
+// of at most one block, without allocating.
+func hmacSHA256(key, msg []byte) [32]byte {
+	const ipad, opad = 0x36, 0x5c
+	var buf [2 * hmacBlock]byte
+	for i := range hmacBlock {
+		k := byte(0)
+		if i < len(key) {
+			k = key[i]
+		}
+		buf[i] = k ^ ipad
+	}
+	n := copy(buf[hmacBlock:], msg)
+	inner := sha256.Sum256(buf[:hmacBlock+n])
+	for i := range hmacBlock {
+		k := byte(0)
+		if i < len(key) {
+			k = key[i]
+		}
+		buf[i] = k ^ opad
+	}
+	copy(buf[hmacBlock:], inner[:])
+	sum := sha256.Sum256(buf[:hmacBlock+sha256.Size])
+	clear(buf[:])
+	clear(inner[:])
+	return sum
 }
 
 // Seal encrypts plaintext under material (a 32-byte symmetric key) and
@@ -173,8 +246,7 @@ func Seal(material []byte, account, keyID string, materialVersion uint32, plaint
 	}
 	out := make([]byte, 0, 46+len(keyID)+len(plaintext)+tagLen)
 	out = bl.header(out)
-	aad := append(out[:len(out):len(out)], CanonicalContext(ec)...)
-	return aead.Seal(out, bl.Nonce[:], plaintext, aad), nil
+	return aead.Seal(out, bl.Nonce[:], plaintext, bl.aad(ec)), nil
 }
 
 // Open authenticates and decrypts bl under material with the encryption
@@ -184,8 +256,7 @@ func Open(material []byte, bl *Blob, ec map[string]string) ([]byte, error) {
 	if err != nil {
 		return nil, ErrOpen
 	}
-	aad := append(bl.header(nil), CanonicalContext(ec)...)
-	pt, err := aead.Open(nil, bl.Nonce[:], bl.Sealed, aad)
+	pt, err := aead.Open(nil, bl.Nonce[:], bl.Sealed, bl.aad(ec))
 	if err != nil {
 		return nil, ErrOpen
 	}

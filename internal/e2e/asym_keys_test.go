@@ -183,6 +183,7 @@ func TestCreateKeyRefusesInvalidSpecAndUsage(t *testing.T) {
 		}
 	})
 	t.Run("deprecated CustomerMasterKeySpec", func(t *testing.T) {
+		//lint:ignore SA1019 the deprecated member must keep working for old clients
 		out := must[*kms.CreateKeyOutput](t)(c.CreateKey(ctx, &kms.CreateKeyInput{CustomerMasterKeySpec: types.CustomerMasterKeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify}))
 		if out.KeyMetadata.KeySpec != types.KeySpecEccNistP256 {
 			t.Errorf("KeySpec = %s", out.KeyMetadata.KeySpec)

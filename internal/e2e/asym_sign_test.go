@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -235,4 +236,33 @@ func TestAsymmetricKeysRefuseSymmetricOperations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeletedAsymmetricKeysAreGone: once the deletion window of a used
+// (so cached) asymmetric or HMAC key ends, the key no longer signs, MACs
+// or publishes its public key.
+func TestDeletedAsymmetricKeysAreGone(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	c := env.KMS()
+	signer := createKeyOf(t, c, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	macKey := createKeyOf(t, c, types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac)
+	msg := []byte("last words")
+	sig := must[*kms.SignOutput](t)(c.Sign(ctx, &kms.SignInput{KeyId: aws.String(signer), Message: msg, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256}))
+	must[*kms.GenerateMacOutput](t)(c.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: aws.String(macKey), Message: msg, MacAlgorithm: types.MacAlgorithmSpecHmacSha256}))
+	for _, id := range []string{signer, macKey} {
+		must[*kms.ScheduleKeyDeletionOutput](t)(c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}))
+	}
+	env.Clock.Advance(7*24*time.Hour + time.Minute)
+	deleted, err := env.App.Service.DeleteDueKeys(ctx)
+	if err != nil || len(deleted) != 2 {
+		t.Fatalf("DeleteDueKeys = %v, %v", deleted, err)
+	}
+	_, err = c.Sign(ctx, &kms.SignInput{KeyId: aws.String(signer), Message: msg, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	wantCode(t, err, "NotFoundException")
+	_, err = c.Verify(ctx, &kms.VerifyInput{KeyId: aws.String(signer), Message: msg, Signature: sig.Signature, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	wantCode(t, err, "NotFoundException")
+	_, err = c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(signer)})
+	wantCode(t, err, "NotFoundException")
+	_, err = c.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: aws.String(macKey), Message: msg, MacAlgorithm: types.MacAlgorithmSpecHmacSha256})
+	wantCode(t, err, "NotFoundException")
 }

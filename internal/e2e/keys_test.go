@@ -57,6 +57,7 @@ func TestCreateKeyDefaults(t *testing.T) {
 		{"KeyState", md.KeyState, types.KeyStateEnabled},
 		{"KeyUsage", md.KeyUsage, types.KeyUsageTypeEncryptDecrypt},
 		{"KeySpec", md.KeySpec, types.KeySpecSymmetricDefault},
+		//lint:ignore SA1019 AWS still returns the deprecated field; clients read it
 		{"CustomerMasterKeySpec", md.CustomerMasterKeySpec, types.CustomerMasterKeySpecSymmetricDefault},
 		{"Origin", md.Origin, types.OriginTypeAwsKms},
 		{"KeyManager", md.KeyManager, types.KeyManagerTypeCustomer},
@@ -124,7 +125,6 @@ var createKeyErrorCases = []struct {
 	in   kms.CreateKeyInput
 	code string
 }{
-	{"multi-Region key", kms.CreateKeyInput{MultiRegion: aws.Bool(true)}, "UnsupportedOperationException"},
 	{"policy that is not JSON", kms.CreateKeyInput{Policy: aws.String(`{"Version": "2012-10-17",`)}, "MalformedPolicyDocumentException"},
 	{"tag key with reserved aws: prefix", kms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("aws:owner"), TagValue: aws.String("x")}}}, "TagException"},
 	{"duplicate tag keys", kms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("k"), TagValue: aws.String("1")}, {TagKey: aws.String("k"), TagValue: aws.String("2")}}}, "TagException"},

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"math/big"
 	"sync"
 	"testing"
 )
@@ -76,9 +77,5 @@ func testSPKI(t testing.TB, der []byte) (alg asn1.ObjectIdentifier, params asn1.
 	return spki.Algorithm.Algorithm, spki.Algorithm.Parameters, spki.PublicKey.RightAlign()
 }
 
-func wantCode(t testing.TB, err error, want string) {
-	t.Helper()
-	if got := code(err); got != want {
-		t.Errorf("error = %v (code %q), want code %q", err, got, want)
-	}
-}
+// k1N is the order of the secp256k1 group.
+var k1N, _ = new(big.Int).SetString("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", 16)

@@ -121,7 +121,7 @@ func TestLoadRejects(t *testing.T) {
 		{"27-byte HMAC_224", HMAC224, make([]byte, 27)},
 		{"63-byte HMAC_512", HMAC512, make([]byte, 63)},
 		{"secp256k1 scalar 0", ECCSECGP256K1, k1PKCS8(make([]byte, 32), nil)},
-		{"secp256k1 scalar n", ECCSECGP256K1, k1PKCS8(secp256k1.S256().N.Bytes(), nil)},
+		{"secp256k1 scalar n", ECCSECGP256K1, k1PKCS8(k1N.Bytes(), nil)},
 		{"secp256k1 with another public key", ECCSECGP256K1, k1PKCS8(bytes.Repeat([]byte{1}, 32), secp256k1.PrivKeyFromBytes([]byte{2}).PubKey().SerializeUncompressed())},
 	} {
 		usage := mustLookup(tc.spec).Usages()[0]

@@ -317,7 +317,7 @@ func TestMLDSAExternalMuMatchesRaw(t *testing.T) {
 // TestSecp256k1LowS: signatures are canonical (S ≤ n/2) and DER.
 func TestSecp256k1LowS(t *testing.T) {
 	k := testKey(t, ECCSECGP256K1, SignVerify)
-	half := new(big.Int).Rsh(secp256k1.S256().N, 1)
+	half := new(big.Int).Rsh(k1N, 1)
 	for i := range 20 {
 		sig, err := k.Sign(ECDSASHA256, Raw, []byte{byte(i)})
 		if err != nil {
@@ -340,7 +340,7 @@ func TestSecp256k1VerifyAcceptsHighS(t *testing.T) {
 	sig, _ := k.Sign(ECDSASHA256, Raw, []byte("m"))
 	var rs struct{ R, S *big.Int }
 	asn1.Unmarshal(sig, &rs)
-	rs.S.Sub(secp256k1.S256().N, rs.S)
+	rs.S.Sub(k1N, rs.S)
 	high, _ := asn1.Marshal(rs)
 	if ok, err := k.Verify(ECDSASHA256, Raw, []byte("m"), high); !ok || err != nil {
 		t.Errorf("high-S signature: %v, %v", ok, err)

@@ -293,7 +293,13 @@ func (s *Service) ListAliases(ctx context.Context, c *Call, in *ListAliasesInput
 			}
 			cursor = items[len(items)-1].ID
 		}
-		return nil
+		if filter != "" {
+			return nil
+		}
+		// The AWS managed key aliases not created yet are listed too.
+		var err error
+		out.Aliases, err = withPredefinedAliases(tx, account, region, after, out.Aliases)
+		return err
 	})
 	if err != nil {
 		return nil, err

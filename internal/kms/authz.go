@@ -74,9 +74,10 @@ func (s *Service) authorizeReq(ctx context.Context, c *Call, r *authzReq) error 
 func (s *Service) decide(ctx context.Context, c *Call, r *authzReq) (policy.Decision, *policy.Request, error) {
 	req := &policy.Request{
 		Principal: c.Principal.ForPolicy(),
-		Action:   r.Action,
-		Resource: "*",
-		Context:  s.conditionContext(c, r),
+		Action:    r.Action,
+		Resource:  "*",
+		// Built only if a condition or policy variable reads it.
+		ContextFunc: func() map[string][]string { return s.conditionContext(c, r) },
 	}
 	var identityPolicies []*policy.Policy
 	if !c.Principal.IsRoot() && s.identities != nil {

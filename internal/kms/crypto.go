@@ -179,6 +179,7 @@ func (s *Service) decryptCiphertext(ctx context.Context, c *Call, action string,
 	if s.deletionDue(k) {
 		return nil, errInvalidCiphertext()
 	}
+	s.expireLazily(k)
 	alias := ""
 	if want != nil {
 		alias = want.alias

@@ -47,6 +47,23 @@ type keyRecord struct {
 	Tags          []Tag            `json:"tags,omitempty"`
 	Materials     []materialRecord `json:"materials,omitempty"`
 	Current       uint32           `json:"current"` // version used to encrypt; 0 = none
+
+	// Lifecycle state (rotation.go, import.go, managed.go).
+	Rotation *rotationState `json:"rotation,omitempty"`
+	// MaterialInfo records how each material version came to be and, for
+	// imported material, its import state. It outlives the sealed material
+	// of an imported version that expired or was deleted.
+	MaterialInfo []materialInfo `json:"materialInfo,omitempty"`
+	// TopVersion is the highest material version ever assigned to imported
+	// material: versions are never reused, even for discarded material.
+	TopVersion uint32 `json:"topVersion,omitempty"`
+	// Service is the AWS service of an AWS managed key (s3, ebs, …).
+	Service string `json:"service,omitempty"`
+
+	// Multi-Region family (multiregion.go), the same on every member: the
+	// primary key's Region and the replicas' Regions, sorted.
+	PrimaryRegion  string   `json:"primaryRegion,omitempty"`
+	ReplicaRegions []string `json:"replicaRegions,omitempty"`
 }
 
 func (k *keyRecord) arn() string { return arn.Key(k.Region, k.Account, k.ID) }
@@ -83,6 +100,8 @@ func (k *keyRecord) metadata() *KeyMetadata {
 	if cur := k.material(k.Current); cur != nil {
 		m.CurrentKeyMaterialId = cur.ID
 	}
+	k.lifecycleMetadata(m)
+	k.multiRegionMetadata(m)
 	m.EncryptionAlgorithms, m.SigningAlgorithms, m.MacAlgorithms, m.KeyAgreementAlgorithms = algorithmsFor(k.Spec, k.Usage)
 	return m
 }
@@ -104,15 +123,21 @@ func encodeKey(k *keyRecord) []byte {
 }
 
 func getKey(tx store.Tx, account, region, id string) (*keyRecord, error) {
-	b, err := tx.Get(store.KindKey, scopeOf(account, region), id)
+	scope := scopeOf(account, region)
+	b, err := tx.Get(store.KindKey, scope, id)
 	if err != nil {
 		return nil, err
 	}
-	return decodeKey(b)
+	return keyRecords.decode(scope, id, b) // decodeKey, cached: recordcache.go
 }
 
+// putKey stores k; for a multi-Region key, the material and rotation state
+// it shares with its family reach every member in the same transaction.
 func putKey(tx store.Tx, k *keyRecord) error {
-	return tx.Put(store.KindKey, scopeOf(k.Account, k.Region), k.ID, encodeKey(k))
+	if err := tx.Put(store.KindKey, scopeOf(k.Account, k.Region), k.ID, encodeKey(k)); err != nil {
+		return err
+	}
+	return syncFamily(tx, k)
 }
 
 // aliasRecord is the persisted form of an alias.
@@ -174,7 +199,11 @@ func (s *Service) resolveIn(tx store.Tx, c *Call, ref string) (*resolved, error)
 	if r.AliasName != "" {
 		a, err := getAlias(tx, account, region, r.AliasName)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, errNotFound("Alias %s is not found.", arn.Alias(region, account, r.AliasName))
+			nf := errNotFound("Alias %s is not found.", arn.Alias(region, account, r.AliasName))
+			if svc := managedService(r.AliasName); svc != "" && account == c.Principal.Account {
+				return nil, &errManagedKeyMissing{nf: nf, account: account, region: region, service: svc}
+			}
+			return nil, nf
 		}
 		if err != nil {
 			return nil, err
@@ -193,11 +222,35 @@ func (s *Service) resolveIn(tx store.Tx, c *Call, ref string) (*resolved, error)
 	if s.deletionDue(k) {
 		return nil, errNotFound("Key '%s' does not exist", k.arn())
 	}
+	s.expireLazily(k)
 	out.key = k
 	return out, nil
 }
 
-// resolve is resolveIn in its own read transaction.
+// expireLazily makes imported material whose ValidTo has passed unusable
+// at ValidTo exactly, as the background sweep (ExpireImportedMaterial)
+// would: the material is dropped from k and the key shown PendingImport.
+// A caller that stores k persists what the sweep would have.
+func (s *Service) expireLazily(k *keyRecord) {
+	now := s.clock.Now().Unix()
+	for i := 0; i < len(k.MaterialInfo); i++ {
+		mi := k.MaterialInfo[i]
+		if mi.ValidTo == 0 || now < mi.ValidTo || k.material(mi.Version) == nil {
+			continue
+		}
+		k.dropMaterial(mi.Version)
+		if mi.PendingRotation {
+			k.dropInfo(mi.Version)
+			i--
+		} else if k.State != StatePendingDeletion {
+			k.State = StatePendingImport
+		}
+	}
+}
+
+// resolve is resolveIn in its own read transaction. The first reference to
+// an AWS managed key's alias (alias/aws/s3, …) in the caller's own account
+// and region creates that key (managed.go), then resolves again.
 func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, error) {
 	var out *resolved
 	err := s.view(ctx, func(tx store.Tx) error {
@@ -205,6 +258,17 @@ func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, 
 		out, err = s.resolveIn(tx, c, ref)
 		return err
 	})
+	var missing *errManagedKeyMissing
+	if errors.As(err, &missing) {
+		if err := s.createManagedKey(ctx, missing.account, missing.region, missing.service); err != nil {
+			return nil, err
+		}
+		err = s.view(ctx, func(tx store.Tx) error {
+			var err error
+			out, err = s.resolveIn(tx, c, ref)
+			return err
+		})
+	}
 	return out, err
 }
 
@@ -259,7 +323,7 @@ func requireUsable(k *keyRecord) error {
 		return nil
 	case StateDisabled:
 		return errDisabled(k.arn())
-	case StatePendingDeletion:
+	case StatePendingDeletion, StatePendingReplicaDeletion:
 		return errInvalidState("%s is pending deletion.", k.arn())
 	case StatePendingImport:
 		return errInvalidState("%s is pending import.", k.arn())
@@ -270,7 +334,7 @@ func requireUsable(k *keyRecord) error {
 
 // requireNotPendingDeletion refuses management of a key pending deletion.
 func requireNotPendingDeletion(k *keyRecord) error {
-	if k.State == StatePendingDeletion {
+	if k.State == StatePendingDeletion || k.State == StatePendingReplicaDeletion {
 		return errInvalidState("%s is pending deletion.", k.arn())
 	}
 	return nil

@@ -110,15 +110,14 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *CreateKeyInput) (*
 	switch origin {
 	case OriginKMS:
 	case OriginExternal:
-		return nil, errUnsupported("Origin EXTERNAL is not supported yet.")
+		if strings.HasPrefix(spec, "ML_DSA_") {
+			return nil, errUnsupported("You cannot import key material for a %s key: ML-DSA keys must have Origin AWS_KMS.", spec)
+		}
 	default:
 		return nil, errUnsupported("Origin %s is not supported: Strongroom has no custom key stores.", origin)
 	}
 	if in.CustomKeyStoreId != nil || in.XksKeyId != nil {
 		return nil, newErr("CustomKeyStoreNotFoundException", 400, "Custom key store not found.")
-	}
-	if in.MultiRegion {
-		return nil, errUnsupported("Multi-Region keys are not supported yet.")
 	}
 	account, region := c.Principal.Account, c.Region
 	policyDoc := DefaultKeyPolicy(account)
@@ -149,6 +148,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *CreateKeyInput) (*
 		Policy:  policyDoc,
 		Tags:    in.Tags,
 	}
+	if in.MultiRegion { // a multi-Region primary key (multiregion.go)
+		k.ID, k.MultiRegion, k.PrimaryRegion = newMultiRegionKeyID(), true, region
+	}
 	if in.Description != nil {
 		k.Description = *in.Description
 	}
@@ -158,7 +160,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *CreateKeyInput) (*
 			return nil, err
 		}
 	}
-	if err := s.addMaterial(k, now); err != nil {
+	if origin == OriginExternal {
+		k.State = StatePendingImport // no material until ImportKeyMaterial
+	} else if err := s.addMaterial(k, now); err != nil {
 		return nil, err
 	}
 	err = s.update(ctx, func(tx store.Tx) error {
@@ -205,16 +209,6 @@ func (s *Service) DescribeKey(ctx context.Context, c *Call, in *KeyInput) (*Desc
 	return &DescribeKeyOutput{KeyMetadata: r.key.metadata()}, nil
 }
 
-// pageLimit returns the page size for an optional Limit: def when absent,
-// otherwise limit clamped to 1–1000 (so that no caller can index out of
-// range). Prefer pageSize, which also refuses out-of-range values as AWS
-// does.
-func pageLimit(limit *int32, def int) int {
-	if limit == nil {
-		return def
-	}
-	return min(max(int(*limit), 1), 1000)
-}
 
 // pageSize returns the page size a List operation uses: def when limit is
 // absent, capped at most (the operation's documented maximum; AWS may return
@@ -319,9 +313,9 @@ func (s *Service) setEnabled(ctx context.Context, c *Call, ref string, enable bo
 		}
 		if enable {
 			k.State = StateEnabled
-		} else {
-			k.State = StateDisabled
+			return resumeRotation(tx, k) // a rotation that came due while disabled
 		}
+		k.State = StateDisabled
 		return nil
 	})
 	if err != nil {
@@ -350,8 +344,11 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *Schedule
 		if err := requireCustomerManaged(k, "kms:ScheduleKeyDeletion"); err != nil {
 			return err
 		}
-		if k.State == StatePendingDeletion {
+		if k.State == StatePendingDeletion || k.State == StatePendingReplicaDeletion {
 			return errInvalidState("%s is pending deletion.", k.arn())
+		}
+		if scheduleFamilyDeletion(k, days) {
+			return nil // PendingReplicaDeletion until its replicas are gone
 		}
 		k.State = StatePendingDeletion
 		k.PendingWindow = days
@@ -361,26 +358,29 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *Schedule
 	if err != nil {
 		return nil, err
 	}
-	return &ScheduleKeyDeletionOutput{
+	out := &ScheduleKeyDeletionOutput{
 		KeyId:               k.arn(),
-		DeletionDate:        tp(time.Unix(k.DeletionDate, 0).UTC()),
 		KeyState:            k.State,
 		PendingWindowInDays: days,
-	}, nil
+	}
+	if k.State == StatePendingDeletion {
+		out.DeletionDate = tp(time.Unix(k.DeletionDate, 0).UTC())
+	}
+	return out, nil
 }
 
 // CancelKeyDeletion ends a key's deletion window; the key returns Disabled
 // (or PendingImport if it has no material).
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *KeyInput) (*CancelKeyDeletionOutput, error) {
 	k, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:CancelKeyDeletion"}, func(tx store.Tx, k *keyRecord) error {
-		if k.State != StatePendingDeletion {
+		if k.State != StatePendingDeletion && k.State != StatePendingReplicaDeletion {
 			return errInvalidState("%s is not pending deletion.", k.arn())
 		}
 		if err := tx.Delete(store.KindPending, "", pendingID(k)); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		k.State = StateDisabled
-		if k.Current == 0 {
+		if k.missingMaterial() {
 			k.State = StatePendingImport
 		}
 		k.DeletionDate, k.PendingWindow = 0, 0
@@ -442,7 +442,13 @@ func (s *Service) DeleteDueKeys(ctx context.Context) ([]string, error) {
 				if k.State != StatePendingDeletion || k.DeletionDate > now {
 					continue // cancelled, or rescheduled
 				}
+				if err := s.leaveFamily(tx, k, time.Unix(now, 0)); err != nil {
+					return err
+				}
 				if err := deleteKeyAndAliases(tx, k); err != nil {
+					return err
+				}
+				if err := s.recordServiceEvent(tx, "DeleteKey", k, nil); err != nil {
 					return err
 				}
 				batch = append(batch, k.arn())

@@ -91,8 +91,10 @@ func (c *materialCache) putKey(k string, key *keyspec.Key) { c.store(k, cachedMa
 func (c *materialCache) store(k string, v cachedMaterial) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {
-		for old, ov := range c.m { // random eviction: map order is random
-			clear(ov.raw)
+		// Random eviction (map order is random). The evicted bytes are not
+		// wiped: a request may be using them right now; the garbage
+		// collector reclaims them once it is done.
+		for old := range c.m {
 			delete(c.m, old)
 			break
 		}
@@ -106,10 +108,9 @@ func (c *materialCache) store(k string, v cachedMaterial) {
 func (c *materialCache) forget(account, keyID string) {
 	prefix := account + keyID
 	c.mu.Lock()
-	for k, v := range c.m {
+	for k := range c.m {
 		if len(k) == len(prefix)+4 && k[:len(prefix)] == prefix {
-			clear(v.raw)
-			delete(c.m, k)
+			delete(c.m, k) // not wiped: see store
 		}
 	}
 	c.mu.Unlock()

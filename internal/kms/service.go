@@ -35,6 +35,13 @@ type Config struct {
 	// Identities supplies identity policies of IAM principals. Nil: none
 	// (only account roots and key-policy principals get access).
 	Identities IdentityPolicySource
+	// AWSManagedRotationDays is the automatic rotation period of AWS
+	// managed keys. 0: the chapter's DefaultAWSManagedRotationDays (about
+	// three years); AWSManagedRotationDaysToday gives AWS's yearly cadence.
+	AWSManagedRotationDays int
+	// Regions, when not empty, are the Regions served: ReplicateKey refuses
+	// any other (multiregion.go).
+	Regions []string
 }
 
 // Service is the KMS core. It is safe for concurrent use.

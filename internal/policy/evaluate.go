@@ -35,6 +35,11 @@ type Request struct {
 	// "aws:sourceip"); each maps to its values, one for a single-valued key.
 	// See the package documentation for how values are written.
 	Context map[string][]string
+	// ContextFunc, if set and Context is nil, is called for Context the
+	// first time a condition or policy variable reads a key: a request
+	// decided by policies without conditions then never builds it. The
+	// Request keeps what it returns.
+	ContextFunc func() map[string][]string
 }
 
 // evalState is one evaluation of one request: where conditions and policy
@@ -69,6 +74,9 @@ func (v values) at(i int) string {
 // lookup returns the values of a lowercase condition key: from the request
 // context, or, for the keys that describe the caller, from the principal.
 func (st *evalState) lookup(key string) values {
+	if st.req.Context == nil && st.req.ContextFunc != nil {
+		st.req.Context = st.req.ContextFunc()
+	}
 	if vs, ok := st.req.Context[key]; ok {
 		return values{multi: vs}
 	}

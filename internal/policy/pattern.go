@@ -148,14 +148,6 @@ func parseVariable(body string) (token, bool) {
 	return token{kind: tokVar, s: strings.ToLower(name), def: def, hasDef: hasDef}, true
 }
 
-func (p *pattern) hasVars() bool {
-	for _, t := range p.toks {
-		if t.kind == tokVar {
-			return true
-		}
-	}
-	return false
-}
 
 // match reports whether s matches the pattern, resolving variables with st.
 // An unresolvable variable (no value and no default) makes the pattern match

@@ -1,16 +1,21 @@
-// Package server owns Strongroom's HTTP listener: timeouts, the health
-// endpoint, panic recovery, and graceful shutdown. It mounts the AWS API
-// handler and knows nothing of what the handler does.
+// Package server owns Strongroom's HTTP listener: timeouts, TLS (tls.go:
+// modern configuration, certificate reload, optional client certificates),
+// the probes (/healthz, /readyz), /metrics, panic recovery, and graceful
+// shutdown. It mounts the AWS API handler and knows nothing of what the
+// handler does.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"strongroom/internal/metrics"
 )
 
 // Limits of the HTTP layer. Per-operation body limits live in awsapi.
@@ -23,6 +28,18 @@ const (
 	// MaxInFlight caps requests being served at once; more are refused
 	// with a 503 throttling error that the AWS SDKs retry.
 	MaxInFlight = 1024
+	// MaxHeaderBytes bounds a request's header block (net/http answers 431).
+	MaxHeaderBytes = 64 << 10
+
+	// ReadHeaderTimeout drops a client that has not sent its whole header
+	// block in time (a slow-header client ties up a connection slot).
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout = 60 * time.Second
+	// WriteTimeout bounds serving a request and writing its response.
+	WriteTimeout = 60 * time.Second
+	// IdleTimeout closes a keep-alive connection with no request.
+	IdleTimeout = 120 * time.Second
 )
 
 // Server serves one listener.
@@ -32,28 +49,85 @@ type Server struct {
 	log  *slog.Logger
 }
 
-// New returns a Server on ln serving api, with /healthz answered directly.
-func New(ln net.Listener, api http.Handler, log *slog.Logger) *Server {
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	tls     *tls.Config
+	ready   func(context.Context) error
+	metrics *metrics.Set
+}
+
+// WithTLS serves HTTPS with cfg (see TLSConfig). When cfg has client CAs,
+// every request but the health probes must present a verified client
+// certificate.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
+// WithReadiness answers GET /readyz with 200 while ready returns nil and
+// 503 otherwise (without ready, /readyz answers like /healthz).
+func WithReadiness(ready func(context.Context) error) Option {
+	return func(o *options) { o.ready = ready }
+}
+
+// WithMetrics counts, times and logs every API request into m and serves
+// m on GET /metrics.
+func WithMetrics(m *metrics.Set) Option { return func(o *options) { o.metrics = m } }
+
+// New returns a Server on ln serving api, with /healthz (and /readyz,
+// /metrics as the options say) answered directly.
+func New(ln net.Listener, api http.Handler, log *slog.Logger, opts ...Option) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if o.ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := o.ready(ctx); err != nil {
+				log.Warn("not ready", "err", err)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte("not ready: the store does not answer\n"))
+				return
+			}
+		}
+		w.Write([]byte("ok\n"))
+	})
+	if o.metrics != nil {
+		mux.Handle("GET /metrics", o.metrics.Handler())
+		api = o.metrics.Middleware(api, log)
+	}
 	mux.Handle("/", api)
 	ln = limitListener(ln, MaxConnections)
+	var h http.Handler = mux
+	if o.tls != nil {
+		ln = tls.NewListener(ln, o.tls)
+		if o.tls.ClientCAs != nil {
+			h = requireClientCert(h)
+		}
+	} else {
+		ln = framingListener{ln} // see framing.go
+	}
 	return &Server{
 		ln:  ln,
 		log: log,
 		http: &http.Server{
-			Handler:           recoverer(guard(mux), log),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
+			Handler:           recoverer(guard(h), log),
+			ConnContext:       withConn,
+			ReadHeaderTimeout: ReadHeaderTimeout,
+			ReadTimeout:       ReadTimeout,
+			WriteTimeout:      WriteTimeout,
+			IdleTimeout:       IdleTimeout,
+			MaxHeaderBytes:    MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		},
 	}
@@ -104,7 +178,7 @@ func guard(next http.Handler) http.Handler {
 			reject(w, http.StatusBadRequest, "ValidationException", "Chunked transfer encoding is not accepted: send a Content-Length.")
 			return
 		}
-		if len(r.Header.Values("Content-Length")) > 1 {
+		if len(r.Header.Values("Content-Length")) > 1 || duplicateContentLength(r.Context()) {
 			reject(w, http.StatusBadRequest, "ValidationException", "Duplicate Content-Length.")
 			return
 		}
@@ -121,6 +195,7 @@ func guard(next http.Handler) http.Handler {
 }
 
 func reject(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("x-amzn-RequestId", newRequestID())
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("Connection", "close")
 	w.WriteHeader(status)

@@ -973,28 +973,6 @@ func (v *jsonValidator) unescape(ks, ke int) []byte {
 	return out
 }
 
-// foldEqual reports whether key matches name without regard to case, as
-// encoding/json matches object keys to struct fields, but not exactly.
-func foldEqual(key []byte, name string) bool {
-	for _, c := range key {
-		if c >= utf8.RuneSelf {
-			return strings.EqualFold(string(key), name)
-		}
-	}
-	if len(key) != len(name) {
-		return false
-	}
-	for i, c := range key {
-		d := name[i]
-		if c == d {
-			continue
-		}
-		if c|0x20 != d|0x20 || c|0x20 < 'a' || c|0x20 > 'z' {
-			return false
-		}
-	}
-	return true
-}
 
 // keySet finds duplicate keys in one object. The first few keys without
 // escapes are compared in place; past that it uses a map.

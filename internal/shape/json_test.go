@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -557,7 +558,60 @@ type (
 // decodedOK reports whether what encoding/json decodes from an accepted
 // body still satisfies the constraints ValidateJSON checked: nothing may
 // reach the struct around the validator.
+// exactMembers returns raw with every object member that does not match a
+// field name of t exactly removed, recursively: AWS (and the server's
+// decoder) ignore such members, while encoding/json would match them
+// without regard to case.
+func exactMembers(raw json.RawMessage, t reflect.Type) json.RawMessage {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil || m == nil {
+			return raw
+		}
+		out := map[string]json.RawMessage{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if v, ok := m[f.Name]; ok {
+				out[f.Name] = exactMembers(v, f.Type)
+			}
+		}
+		b, _ := json.Marshal(out)
+		return b
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return raw
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil || items == nil {
+			return raw
+		}
+		for i := range items {
+			items[i] = exactMembers(items[i], t.Elem())
+		}
+		b, _ := json.Marshal(items)
+		return b
+	}
+	return raw
+}
+
 func decodedOK(t *testing.T, op, body string) {
+	exact := func(v any) string {
+		return string(exactMembers(json.RawMessage(body), reflect.TypeOf(v)))
+	}
+	switch op {
+	case "Encrypt":
+		body = exact(encryptInput{})
+	case "ListKeys":
+		body = exact(listKeysInput{})
+	case "TagResource":
+		body = exact(tagResourceInput{})
+	case "GenerateDataKey":
+		body = exact(generateDataKeyInput{})
+	}
 	length := func(s *string, lo, hi int) bool {
 		return s != nil && utf8.RuneCountInString(*s) >= lo && utf8.RuneCountInString(*s) <= hi
 	}

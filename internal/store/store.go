@@ -40,6 +40,16 @@ const (
 	KindGrant     Kind = "grant"
 	// KindGrantRetiring indexes grants by retiring principal.
 	KindGrantRetiring Kind = "grant_retiring"
+	// KindAudit holds the audit trail's records, by sequence number.
+	KindAudit Kind = "audit"
+	// KindAuditDigest holds the trail's signed digests, by sequence number.
+	KindAuditDigest Kind = "audit_digest"
+	// KindAuditMeta holds the trail's head and its sealed signing key.
+	KindAuditMeta Kind = "audit_meta"
+	// KindMeter holds metering counters and key lifecycles, by account.
+	KindMeter Kind = "meter"
+	// KindKeyUsage holds each key's last cryptographic use (GetKeyLastUsage).
+	KindKeyUsage Kind = "key_usage"
 )
 
 // Item is one record returned by List.

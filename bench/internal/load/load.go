@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -49,6 +51,9 @@ type Config struct {
 	Warmup   time.Duration
 	// PID is the server's process id, for its CPU time; 0: not measured.
 	PID int
+	// OnMeasure and OnStop, if set, are called when the measured window
+	// opens and closes (the profiling run starts and stops its profiles).
+	OnMeasure, OnStop func() `json:"-"`
 }
 
 // Result is what one run measured.
@@ -97,9 +102,27 @@ func Client(cfg *Config) *kms.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(cfg.Endpoint),
 		HTTPClient:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      retryClosedConn,
 	}
 	return kms.NewFromConfig(awsCfg)
+}
+
+// retryClosedConn retries a request once, at once, when Go's transport
+// closed the connection under it (net.ErrClosed: a known race between the
+// SDK and net/http's idle-connection handling, on the client side), and
+// never for anything else: every server error is counted, not hidden.
+func retryClosedConn() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 2
+		o.RateLimiter = ratelimit.None
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if errors.Is(err, net.ErrClosed) {
+				return aws.TrueTernary
+			}
+			return aws.FalseTernary
+		})}
+	})
 }
 
 // opFunc sends one request.
@@ -239,12 +262,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	sleep(ctx, cfg.Warmup)
 	cpu0, cpuErr := processCPU(cfg.PID)
+	if cfg.OnMeasure != nil {
+		cfg.OnMeasure()
+	}
 	t0 := time.Now()
 	phase.Store(phaseMeasure)
 	sleep(ctx, cfg.Duration)
 	phase.Store(phaseStop)
 	elapsed := time.Since(t0)
 	cpu1, cpuErr1 := processCPU(cfg.PID)
+	if cfg.OnStop != nil {
+		cfg.OnStop()
+	}
 	wg.Wait()
 
 	all := slices.Concat(lat...)

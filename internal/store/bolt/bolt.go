@@ -18,22 +18,50 @@
 //     is damaged, or was written by a newer Strongroom makes Open fail with
 //     an error naming the file. bbolt panics on some damage; those panics (and
 //     memory faults on the mapped file) are recovered inside this package and
-//     returned as errors. Options.Verify and Store.Check walk the whole file.
+//     returned as errors.
+//   - Damage is never served silently: every record carries a CRC-32C of its
+//     kind, scope, id and value. Open walks the whole file (its length
+//     against its pages, every record's checksum and lookup, then bbolt's
+//     page and free-list check) and refuses a damaged file with an error
+//     naming the file and the first damaged records. An empty file is
+//     refused too: Open creates files whole (create), so bbolt never gets to
+//     initialize what was a full database. Get and List
+//     check the records they return, so damage that appears later fails the
+//     read instead of returning altered bytes. Checksums catch accidents
+//     (bit rot, torn or misdirected writes, a stray editor), not an attacker
+//     who can write the file: the kms core seals key material under the root
+//     of trust, which is what protects it.
+//   - Failing disks fail writes, not the store: a commit that cannot be
+//     written (a full disk, an I/O error) returns an error naming the file
+//     and the cause, and leaves the file as it was; reads go on. If the
+//     failure came after the commit reached the file (fsync failed once its
+//     meta page was written) the outcome of that commit is unknown, and so
+//     is what the operating system will keep of it: the store then refuses
+//     every later write until it is reopened, so that nothing is acknowledged
+//     on top of state that may not be on disk. Store.WriteError reports it.
 //
-// Layout (format version 1): a top-level bucket per kind, named by the kind;
-// inside it a bucket per scope; inside that id → value. A scope's bucket name
-// is the scope itself, except that the empty scope and scopes starting with a
-// NUL byte get a NUL byte prepended, which keeps names non-empty and distinct.
-// The top-level bucket "strongroom.meta" (not a valid kind) holds the format
-// version under "format". List seeks a cursor to its start, so a page costs
-// O(log n + page) whatever its depth.
+// Layout (format version 2): a top-level bucket per kind, named by the kind;
+// inside it a bucket per scope; inside that id → checksum ‖ value, where the
+// checksum is the 4-byte big-endian CRC-32C (Castagnoli) of
+// uvarint(len(kind)) ‖ kind ‖ uvarint(len(scope)) ‖ scope ‖ uvarint(len(id))
+// ‖ id ‖ value. A scope's bucket name is the scope itself, except that the
+// empty scope and scopes starting with a NUL byte get a NUL byte prepended,
+// which keeps names non-empty and distinct. The top-level bucket
+// "strongroom.meta" (not a valid kind) holds the format version under
+// "format". Version 1 was the same without checksums; Open upgrades a
+// version 1 file in place, in one transaction. List seeks a cursor to its
+// start, so a page costs O(log n + page) whatever its depth.
 package bolt
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,6 +71,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -54,8 +83,9 @@ import (
 // FileName is the database file's name inside the data directory.
 const FileName = "strongroom.db"
 
-// FormatVersion is the layout version this package writes and reads.
-const FormatVersion = 1
+// FormatVersion is the layout version this package writes. It reads it
+// and upgrades older ones.
+const FormatVersion = 2
 
 // DefaultLockTimeout is how long Open waits for another process to release
 // the data directory when Options.LockTimeout is zero.
@@ -66,16 +96,43 @@ type Options struct {
 	// LockTimeout is how long to wait for another process holding the data
 	// directory. Zero means DefaultLockTimeout.
 	LockTimeout time.Duration
-	// Verify runs Check before Open returns: every page of the file is
-	// read, so its cost grows with the file.
+	// SkipVerify skips the walk over the whole file that Open does by
+	// default (bbolt's page check and every record's checksum, a cost that
+	// grows with the file). Damage in records is still found when they are
+	// read.
+	SkipVerify bool
+	// Verify is accepted for callers that ask for verification explicitly;
+	// Open verifies unless SkipVerify is set.
 	Verify bool
+
+	// Fault, when not nil, is asked at each commit whether to fail it, at
+	// point p: tests use it to simulate a full disk or a failing fsync on
+	// the real code path. Nothing but tests sets it.
+	Fault func(p FaultPoint) error
 }
+
+// FaultPoint is where Options.Fault may fail a commit.
+type FaultPoint int
+
+const (
+	// FaultBeforeWrite fails a commit before anything reaches the file, as
+	// a full disk does.
+	FaultBeforeWrite FaultPoint = iota + 1
+	// FaultAfterWrite fails a commit after its pages and meta page reached
+	// the file but before they are known to be durable, as a failing fsync
+	// does.
+	FaultAfterWrite
+)
 
 // Store is the embedded store. It is safe for concurrent use.
 type Store struct {
 	db     *bbolt.DB
 	path   string
 	closed atomic.Bool
+	fault  func(FaultPoint) error
+	// fenced holds the error that stops all writes: a commit failed after
+	// reaching the file.
+	fenced atomic.Pointer[error]
 
 	// Group commit: Updates queue here; one of them, the leader, runs the
 	// queue as one bbolt transaction, then hands leadership to the next
@@ -113,6 +170,19 @@ func Open(dir string, opts Options) (*Store, error) {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := create(path, timeout); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	case fi.Size() == 0:
+		// Open creates files whole (see create): an empty one was
+		// damaged, and bbolt would silently start it anew.
+		return nil, fmt.Errorf("bolt: %s is empty, so it is corrupt: a strongroom database is never written empty. Restore it from a backup, or move it away to start a new, empty store", path)
+	}
 	db, err := openDB(path, timeout)
 	if err != nil {
 		switch {
@@ -124,18 +194,85 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
-	if err := s.init(); err != nil {
+	s := &Store{db: db, path: path, fault: opts.Fault}
+	version, err := s.init()
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	if opts.Verify {
-		if err := s.Check(context.Background()); err != nil {
+	removeStaleNew(path) // we hold the file: no create is under way
+	if !opts.SkipVerify || version < FormatVersion {
+		// Check also before an upgrade, which would checksum damage.
+		if err := s.verify(context.Background(), version >= 2); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	if version < FormatVersion {
+		if err := s.upgrade(); err != nil {
 			db.Close()
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// create makes a new, initialized database at path atomically: it is
+// written whole to a file of its own, made durable, and linked in place,
+// so that strongroom.db is never seen empty or half-initialized — which
+// lets Open refuse an empty one as damaged. If another process created
+// path first, its database stands.
+func create(path string, timeout time.Duration) error {
+	var r [8]byte
+	rand.Read(r[:])
+	tmp := path + ".new-" + hex.EncodeToString(r[:])
+	defer os.Remove(tmp)
+	db, err := openDB(tmp, timeout)
+	if err != nil {
+		return fmt.Errorf("bolt: create %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if _, err := s.init(); err != nil {
+		db.Close()
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("bolt: create %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+		// A file system without hard links: rename, which replaces what a
+		// concurrent create linked meanwhile, so only if nothing did.
+		if _, serr := os.Stat(path); serr == nil {
+			return nil
+		} else if !errors.Is(serr, os.ErrNotExist) {
+			return fmt.Errorf("bolt: create %s: %w", path, serr)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("bolt: create %s: %w", path, s.describeIOError(err))
+		}
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a directory's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("bolt: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("bolt: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeStaleNew removes what a create that crashed left behind.
+func removeStaleNew(path string) {
+	stale, _ := filepath.Glob(path + ".new-*")
+	for _, f := range stale {
+		os.Remove(f)
+	}
 }
 
 func openDB(path string, timeout time.Duration) (db *bbolt.DB, err error) {
@@ -164,12 +301,26 @@ func openDB(path string, timeout time.Duration) (db *bbolt.DB, err error) {
 	})
 }
 
-// init checks that the file is ours and of a format we know, and marks a new
-// file as ours.
-func (s *Store) init() (err error) {
+// init checks that the file is ours and of a format we know, marks a new
+// file as ours, and returns the file's format version.
+func (s *Store) init() (version int, err error) {
 	defer s.recoverCorrupt(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return s.db.Update(func(btx *bbolt.Tx) error {
+	// Read first: opening an existing file writes nothing, so a server
+	// restarted on a full disk still starts and serves reads.
+	var fresh bool
+	err = s.db.View(func(btx *bbolt.Tx) error {
+		fresh = btx.Bucket([]byte(metaBucket)) == nil
+		return nil
+	})
+	if err != nil {
+		return 0, s.describeIOError(err)
+	}
+	run := s.db.View
+	if fresh {
+		run = s.db.Update
+	}
+	err = run(func(btx *bbolt.Tx) error {
 		meta := btx.Bucket([]byte(metaBucket))
 		if meta == nil {
 			k, _ := btx.Cursor().First()
@@ -180,6 +331,7 @@ func (s *Store) init() (err error) {
 			if err != nil {
 				return fmt.Errorf("bolt: initialize %s: %w", s.path, err)
 			}
+			version = FormatVersion
 			return meta.Put([]byte(formatKey), []byte(strconv.Itoa(FormatVersion)))
 		}
 		v := meta.Get([]byte(formatKey))
@@ -190,22 +342,108 @@ func (s *Store) init() (err error) {
 		if n > FormatVersion {
 			return fmt.Errorf("bolt: %s has format version %d, newer than this strongroom supports (%d)", s.path, n, FormatVersion)
 		}
+		version = n
 		return nil
 	})
+	if err != nil {
+		return 0, s.describeIOError(err)
+	}
+	return version, nil
+}
+
+// upgrade rewrites a version 1 file as version 2, adding every record's
+// checksum, in one transaction: a crash leaves it at version 1.
+func (s *Store) upgrade() (err error) {
+	defer s.recoverCorrupt(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	err = s.db.Update(func(btx *bbolt.Tx) error {
+		err := btx.ForEach(func(kind []byte, kb *bbolt.Bucket) error {
+			if string(kind) == metaBucket {
+				return nil
+			}
+			return kb.ForEachBucket(func(name []byte) error {
+				sb := kb.Bucket(name)
+				scope := scopeOf(name)
+				var items []store.Item
+				err := sb.ForEach(func(k, v []byte) error {
+					items = append(items, store.Item{ID: string(k), Value: seal(store.Kind(kind), scope, string(k), v)})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				for _, it := range items {
+					if err := sb.Put([]byte(it.ID), it.Value); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		return btx.Bucket([]byte(metaBucket)).Put([]byte(formatKey), []byte(strconv.Itoa(FormatVersion)))
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: upgrading %s to format version %d: %w", s.path, FormatVersion, s.describeIOError(err))
+	}
+	return nil
 }
 
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// Check reads the whole file and reports any inconsistency bbolt finds
-// (bbolt's Tx.Check). It runs in a read transaction, alongside other work.
-func (s *Store) Check(ctx context.Context) (err error) {
+// Check reads the whole file and reports any inconsistency: what bbolt's
+// page check finds (Tx.Check), then every record whose checksum does not
+// match. It runs in read transactions, alongside other work.
+func (s *Store) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	return s.verify(ctx, true)
+}
+
+// verify walks every record (checking checksums if the format has them),
+// then runs bbolt's page check. The order matters: bbolt's check runs in a
+// goroutine of its own, where a damaged page that points outside the mapped
+// file is a fatal memory fault rather than a recoverable one; the walk,
+// here in ours, touches the same pages first and turns such damage into an
+// error.
+func (s *Store) verify(ctx context.Context, checksums bool) error {
+	if err := s.checkSize(); err != nil {
+		return err
+	}
+	if err := s.checkRecords(ctx, checksums); err != nil {
+		return err
+	}
+	return s.checkPages(ctx)
+}
+
+// checkSize refuses a file shorter than the pages its meta page counts:
+// bbolt grows the file, durably, before any commit uses the new pages, so
+// a shorter file was cut (a copy that stopped, a damaged file system).
+func (s *Store) checkSize() (err error) {
+	defer s.recoverCorrupt(&err)
+	var want int64
+	if err := s.db.View(func(btx *bbolt.Tx) error { want = btx.Size(); return nil }); err != nil {
+		return s.mapErr(err)
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("bolt: %w", err)
+	}
+	if fi.Size() < want {
+		return fmt.Errorf("bolt: %s is corrupt: it is truncated to %d bytes, but its pages reach %d", s.path, fi.Size(), want)
+	}
+	return nil
+}
+
+// checkPages runs bbolt's page check.
+func (s *Store) checkPages(ctx context.Context) (err error) {
 	defer s.recoverCorrupt(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var errs []error
@@ -221,9 +459,131 @@ func (s *Store) Check(ctx context.Context) (err error) {
 		return s.mapErr(err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("bolt: %s is corrupt: %w", s.path, errors.Join(errs...))
+		return fmt.Errorf("bolt: %s is corrupt (its page structure is damaged): %w", s.path, errors.Join(errs...))
 	}
 	return nil
+}
+
+// checkRecords walks every record and verifies that a lookup finds it, in
+// order, and, with checksums, that its checksum matches.
+func (s *Store) checkRecords(ctx context.Context, checksums bool) (err error) {
+	defer s.recoverCorrupt(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var bad []string
+	n := 0
+	err = s.db.View(func(btx *bbolt.Tx) error {
+		return btx.ForEach(func(kind []byte, kb *bbolt.Bucket) error {
+			if string(kind) == metaBucket {
+				return nil
+			}
+			if err := checkKind(store.Kind(kind)); err != nil {
+				bad = append(bad, fmt.Sprintf("a bucket named %q", kind))
+				return nil
+			}
+			c := kb.Cursor()
+			for name, v := c.First(); name != nil; name, v = c.Next() {
+				if v != nil {
+					bad = append(bad, fmt.Sprintf("a stray value %q in kind %s", name, kind))
+					continue
+				}
+				scope := scopeOf(name)
+				sb := kb.Bucket(name)
+				var prev []byte
+				err := sb.ForEach(func(id, v []byte) error {
+					n++
+					if n%4096 == 0 {
+						if err := ctx.Err(); err != nil {
+							return err
+						}
+					}
+					if _, ok := unseal(store.Kind(kind), scope, string(id), v); checksums && !ok {
+						bad = append(bad, recordName(store.Kind(kind), scope, string(id))+" (checksum mismatch)")
+						return nil
+					}
+					// The walk follows page links; a lookup follows the
+					// separator keys of branch pages, which no checksum
+					// covers: both must find every record, in order.
+					if prev != nil && bytes.Compare(prev, id) >= 0 {
+						bad = append(bad, recordName(store.Kind(kind), scope, string(id))+" (out of order)")
+					} else if got, ok := lookup(sb, id); !ok || !bytes.Equal(got, v) {
+						bad = append(bad, recordName(store.Kind(kind), scope, string(id))+" (unreachable by lookup)")
+					}
+					prev = append(prev[:0], id...)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if len(bad) > 0 {
+		more := ""
+		if len(bad) > 5 {
+			more = fmt.Sprintf(" and %d more", len(bad)-5)
+			bad = bad[:5]
+		}
+		return fmt.Errorf("bolt: %s is corrupt: damaged %s%s", s.path, strings.Join(bad, ", "), more)
+	}
+	return nil
+}
+
+// recordName names a record in an error without its value.
+func recordName(kind store.Kind, scope, id string) string {
+	return fmt.Sprintf("record %s/%q/%q", kind, truncate(scope), truncate(id))
+}
+
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// castagnoli is the CRC-32C table: hardware-accelerated on amd64 and arm64.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checksum is the CRC-32C of a record, binding its value to where it is.
+func checksum(kind store.Kind, scope, id string, value []byte) uint32 {
+	var n [binary.MaxVarintLen64]byte
+	c := crc32.Update(0, castagnoli, n[:binary.PutUvarint(n[:], uint64(len(kind)))])
+	c = crc32.Update(c, castagnoli, []byte(kind))
+	c = crc32.Update(c, castagnoli, n[:binary.PutUvarint(n[:], uint64(len(scope)))])
+	c = crc32.Update(c, castagnoli, []byte(scope))
+	c = crc32.Update(c, castagnoli, n[:binary.PutUvarint(n[:], uint64(len(id)))])
+	c = crc32.Update(c, castagnoli, []byte(id))
+	return crc32.Update(c, castagnoli, value)
+}
+
+// seal returns the stored form of a record's value: checksum ‖ value, in a
+// new slice (bbolt keeps the slice until commit).
+func seal(kind store.Kind, scope, id string, value []byte) []byte {
+	b := make([]byte, 4+len(value))
+	binary.BigEndian.PutUint32(b, checksum(kind, scope, id, value))
+	copy(b[4:], value)
+	return b
+}
+
+// unseal checks a stored value and returns the value inside it (aliasing
+// stored).
+func unseal(kind store.Kind, scope, id string, stored []byte) ([]byte, bool) {
+	if len(stored) < 4 {
+		return nil, false
+	}
+	v := stored[4:]
+	return v, binary.BigEndian.Uint32(stored) == checksum(kind, scope, id, v)
+}
+
+// scopeOf is scopeName's inverse.
+func scopeOf(name []byte) string {
+	if len(name) > 0 && name[0] == 0 {
+		return string(name[1:])
+	}
+	return string(name)
 }
 
 // Backup writes a consistent copy of the database file to w while the store
@@ -302,6 +662,9 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	if s.closed.Load() {
 		return store.ErrClosed
+	}
+	if err := s.WriteError(); err != nil {
+		return err
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	c := &call{fn: fn, res: make(chan result, 1)}
@@ -457,11 +820,87 @@ func (s *Store) begin(writable bool) (btx *bbolt.Tx, err error) {
 
 func (s *Store) commit(btx *bbolt.Tx) (err error) {
 	defer s.recoverCorrupt(&err)
-	if err := btx.Commit(); err != nil {
-		return fmt.Errorf("bolt: commit to %s: %w", s.path, s.mapErr(err))
+	if err := s.WriteError(); err != nil {
+		// Fenced while this batch ran.
+		s.rollback(btx)
+		return err
+	}
+	txid := btx.ID()
+	if s.fault != nil {
+		if err := s.fault(FaultBeforeWrite); err != nil {
+			s.rollback(btx)
+			return s.commitFailed(txid, err)
+		}
+	}
+	err = btx.Commit()
+	if err == nil && s.fault != nil {
+		err = s.fault(FaultAfterWrite)
+	}
+	if err != nil {
+		return s.commitFailed(txid, err)
 	}
 	s.commits.Add(1)
 	return nil
+}
+
+// commitFailed reports a failed commit of transaction txid. If the file's
+// meta page already names txid (the commit was written, then fsync failed)
+// the store is fenced: whether the commit, or the pages under it, will
+// survive is up to the operating system, so nothing more may be
+// acknowledged on top of it. Otherwise the file is as before the commit
+// and later writes may succeed (a full disk that gets space again).
+func (s *Store) commitFailed(txid int, err error) error {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return store.ErrClosed
+	}
+	err = fmt.Errorf("bolt: commit to %s failed: %w", s.path, s.describeIOError(err))
+	if s.committedTxid() >= txid {
+		fenced := fmt.Errorf("bolt: %s refuses writes until strongroom restarts: a commit failed after reaching the file, so what the disk holds is uncertain: %w", s.path, err)
+		s.fenced.CompareAndSwap(nil, &fenced)
+		return fenced
+	}
+	return err
+}
+
+// committedTxid returns the id of the last transaction the file's meta page
+// names, or -1 if it cannot be read.
+func (s *Store) committedTxid() (id int) {
+	defer func() {
+		if recover() != nil {
+			id = -1
+		}
+	}()
+	btx, err := s.db.Begin(false)
+	if err != nil {
+		return -1
+	}
+	defer btx.Rollback()
+	return btx.ID()
+}
+
+// WriteError returns the error every Update returns once a commit failed
+// after reaching the file, or nil while the store takes writes.
+func (s *Store) WriteError() error {
+	if p := s.fenced.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// describeIOError says in words what an operating-system error means for
+// the store, keeping the error to compare with errors.Is.
+func (s *Store) describeIOError(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("the file system holding %s is full: %w", s.path, err)
+	case errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("the disk quota of %s is exhausted: %w", s.path, err)
+	case errors.Is(err, syscall.EIO):
+		return fmt.Errorf("the disk reported an I/O error on %s: %w", s.path, err)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("the file system holding %s is read-only: %w", s.path, err)
+	}
+	return err
 }
 
 func (s *Store) rollback(btx *bbolt.Tx) {
@@ -543,11 +982,20 @@ func (t *tx) Get(kind store.Kind, scope, id string) (v []byte, err error) {
 	if err != nil || b == nil {
 		return nil, errOr(err, store.ErrNotFound)
 	}
-	v, ok := lookup(b, []byte(id))
+	stored, ok := lookup(b, []byte(id))
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	return append([]byte{}, v...), nil
+	val, ok := unseal(kind, scope, id, stored)
+	if !ok {
+		return nil, t.s.damaged(kind, scope, id)
+	}
+	return append([]byte{}, val...), nil
+}
+
+// damaged is the error of a read that met a record whose checksum fails.
+func (s *Store) damaged(kind store.Kind, scope, id string) error {
+	return fmt.Errorf("bolt: %s is corrupt: damaged %s (checksum mismatch)", s.path, recordName(kind, scope, id))
 }
 
 func (t *tx) List(kind store.Kind, scope, after string, limit int) (items []store.Item, err error) {
@@ -570,7 +1018,11 @@ func (t *tx) List(kind store.Kind, scope, after string, limit int) (items []stor
 		}
 	}
 	for ; k != nil && (limit <= 0 || len(items) < limit); k, v = c.Next() {
-		items = append(items, store.Item{ID: string(k), Value: append([]byte{}, v...)})
+		val, ok := unseal(kind, scope, string(k), v)
+		if !ok {
+			return nil, t.s.damaged(kind, scope, string(k))
+		}
+		items = append(items, store.Item{ID: string(k), Value: append([]byte{}, val...)})
 	}
 	return items, nil
 }
@@ -587,7 +1039,7 @@ func (t *tx) Create(kind store.Kind, scope, id string, value []byte) (err error)
 	if _, ok := lookup(b, []byte(id)); ok {
 		return store.ErrExists
 	}
-	return t.put(b, id, value)
+	return t.put(b, kind, scope, id, value)
 }
 
 func (t *tx) Put(kind store.Kind, scope, id string, value []byte) (err error) {
@@ -599,13 +1051,13 @@ func (t *tx) Put(kind store.Kind, scope, id string, value []byte) (err error) {
 	if err != nil {
 		return err
 	}
-	return t.put(b, id, value)
+	return t.put(b, kind, scope, id, value)
 }
 
-// put stores a copy of value: bbolt keeps the slice until commit, and the
-// caller may change it before then.
-func (t *tx) put(b *bbolt.Bucket, id string, value []byte) error {
-	if err := b.Put([]byte(id), append([]byte{}, value...)); err != nil {
+// put stores value with its checksum, in a new slice: bbolt keeps the
+// slice until commit, and the caller may change value before then.
+func (t *tx) put(b *bbolt.Bucket, kind store.Kind, scope, id string, value []byte) error {
+	if err := b.Put([]byte(id), seal(kind, scope, id, value)); err != nil {
 		return fmt.Errorf("bolt: put: %w", err)
 	}
 	return nil

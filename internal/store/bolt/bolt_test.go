@@ -213,10 +213,10 @@ func TestNewerFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte(metaBucket)).Put([]byte(formatKey), []byte("2"))
+		return tx.Bucket([]byte(metaBucket)).Put([]byte(formatKey), []byte(strconv.Itoa(FormatVersion+1)))
 	})
 	db.Close()
-	wantOpenError(t, dir, s.Path(), Options{}, "format version 2, newer than this strongroom supports (1)")
+	wantOpenError(t, dir, s.Path(), Options{}, fmt.Sprintf("format version %d, newer than this strongroom supports (%d)", FormatVersion+1, FormatVersion))
 }
 
 // filled returns a closed data directory holding n records, and its file.
@@ -292,8 +292,8 @@ func TestCorruptMeta(t *testing.T) {
 	wantOpenError(t, dir, path, Options{}, "corrupt")
 }
 
-// Garbage over the data pages: Open with Verify must refuse the file, and
-// without Verify nothing may panic — every read fails cleanly or works.
+// Garbage over the data pages: Open must refuse the file, and with
+// SkipVerify nothing may panic — every read fails cleanly or works.
 func TestCorruptPages(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
@@ -314,16 +314,16 @@ func TestCorruptPages(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			s, err := Open(dir, Options{Verify: true})
+			s, err := Open(dir, Options{})
 			if err == nil {
 				s.Close()
-				t.Fatal("Open with Verify accepted a damaged file")
+				t.Fatal("Open accepted a damaged file")
 			}
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not name %s", err, path)
 			}
 
-			s, err = Open(dir, Options{})
+			s, err = Open(dir, Options{SkipVerify: true})
 			if err != nil {
 				t.Logf("Open: %v", err)
 				if !strings.Contains(err.Error(), path) {
@@ -411,7 +411,7 @@ func TestBackup(t *testing.T) {
 	put(t, s, "k", "after")
 	dir := t.TempDir()
 	writeFile(t, dir, buf.Bytes())
-	b, err := Open(dir, Options{Verify: true})
+	b, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatalf("Open of the backup: %v", err)
 	}

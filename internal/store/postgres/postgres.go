@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,9 +43,8 @@ type Store struct {
 	cfg  *pgx.ConnConfig
 	pool *pool
 
-	closed    atomic.Bool
-	closeOnce sync.Once
-	done      chan struct{} // closed by Close, stops watchers
+	closed atomic.Bool
+	done   chan struct{} // closed by Close, stops watchers
 
 	retries atomic.Int64 // attempts after the first, for tests
 }

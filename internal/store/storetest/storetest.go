@@ -766,7 +766,7 @@ func testKindAlphabet(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error {
 		for _, k := range kinds {
 			if err := tx.Create(k, "sc", "id", []byte(k)); err != nil {
-				return fmt.Errorf("Create with kind %q: %w", k, err)
+				return fmt.Errorf("create with kind %q: %w", k, err)
 			}
 		}
 		return nil

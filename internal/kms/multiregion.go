@@ -1,0 +1,521 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"slices"
+	"time"
+
+	"strongroom/internal/arn"
+	"strongroom/internal/store"
+)
+
+// Multi-Region keys: CreateKey with MultiRegion (a KeyId "mrk-…"),
+// ReplicateKey, UpdatePrimaryRegion, and what a family of related keys
+// means for the rest of the core.
+//
+// A family is one primary key and its replicas: one key record per Region,
+// all with the same key id in the same account. Every record of a family
+// names the family (PrimaryRegion, ReplicaRegions), and every change of the
+// family rewrites all of them in one store transaction, so DescribeKey reads
+// the family from the key alone and no member ever disagrees with another.
+//
+// Shared properties — key material and its versions, and the rotation
+// state — are copied to every member whenever a member is written (putKey
+// calls syncFamily). Sealed material is bound to the account, the key id and
+// the version, not to the Region (materialAAD), so the same sealed bytes
+// open in every member, and a ciphertext made in one Region names a key id
+// that resolves in each Region holding a member: it decrypts there.
+// Independent properties — description, policy, grants, aliases, tags,
+// key state — belong to each record.
+//
+// Deletion follows AWS: a primary with replicas scheduled for deletion goes
+// to PendingReplicaDeletion, unusable, and its waiting period starts only
+// when its last replica is deleted (leaveFamily). A replica can be deleted
+// at any time; its material survives in the other members.
+
+// StatePendingReplicaDeletion is the state of a multi-Region primary key
+// scheduled for deletion while it still has replicas.
+const StatePendingReplicaDeletion = "PendingReplicaDeletion"
+
+// MultiRegionKeyType values.
+const (
+	MultiRegionPrimary = "PRIMARY"
+	MultiRegionReplica = "REPLICA"
+)
+
+// newMultiRegionKeyID returns "mrk-" and 32 hex digits.
+func newMultiRegionKeyID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "mrk-" + hex.EncodeToString(b[:])
+}
+
+// regionPattern is the API model's pattern of a Region name.
+var regionPattern = regexp.MustCompile(`^([a-z]+-){2,3}\d+$`)
+
+// serves reports whether region is one the service is configured for (any
+// Region when none is configured).
+func (s *Service) serves(region string) bool {
+	return len(s.cfg.Regions) == 0 || slices.Contains(s.cfg.Regions, region)
+}
+
+// isPrimary reports whether k is a multi-Region primary key.
+func (k *keyRecord) isPrimary() bool {
+	return k.MultiRegion && (k.PrimaryRegion == "" || k.PrimaryRegion == k.Region)
+}
+
+// primaryRegion returns the Region of k's family's primary key.
+func (k *keyRecord) primaryRegion() string {
+	if k.PrimaryRegion == "" {
+		return k.Region
+	}
+	return k.PrimaryRegion
+}
+
+// familyRegions lists the Regions of every member of k's family, the
+// primary first.
+func (k *keyRecord) familyRegions() []string {
+	return append([]string{k.primaryRegion()}, k.ReplicaRegions...)
+}
+
+// multiRegionMetadata fills DescribeKey's MultiRegionConfiguration: the
+// family as every member records it. ReplicaKeys lists every replica,
+// including k when it is one.
+func (k *keyRecord) multiRegionMetadata(m *KeyMetadata) {
+	if !k.MultiRegion {
+		return
+	}
+	cfg := &MultiRegionConfiguration{
+		MultiRegionKeyType: MultiRegionReplica,
+		PrimaryKey:         &MultiRegionKey{Arn: arn.Key(k.primaryRegion(), k.Account, k.ID), Region: k.primaryRegion()},
+		ReplicaKeys:        []MultiRegionKey{},
+	}
+	if k.isPrimary() {
+		cfg.MultiRegionKeyType = MultiRegionPrimary
+	}
+	for _, r := range k.ReplicaRegions {
+		cfg.ReplicaKeys = append(cfg.ReplicaKeys, MultiRegionKey{Arn: arn.Key(r, k.Account, k.ID), Region: r})
+	}
+	m.MultiRegionConfiguration = cfg
+	if k.State == StatePendingReplicaDeletion {
+		m.PendingDeletionWindowInDays = k.PendingWindow
+	}
+}
+
+// sharedState is what the members of a family share and syncFamily
+// copies: the material and the rotation state.
+type sharedState struct {
+	Materials    []materialRecord `json:"m,omitempty"`
+	Current      uint32           `json:"c"`
+	Rotation     *rotationState   `json:"r,omitempty"`
+	MaterialInfo []materialInfo   `json:"i,omitempty"`
+	TopVersion   uint32           `json:"t,omitempty"`
+}
+
+// shared returns k's shared state. The rotation state is shared without
+// its schedule (Next, Waiting), which belongs to the primary alone: its
+// index entry names the primary's Region, and UpdatePrimaryRegion moves it.
+func (k *keyRecord) shared() sharedState {
+	sh := sharedState{Materials: k.Materials, Current: k.Current, MaterialInfo: k.MaterialInfo, TopVersion: k.TopVersion}
+	if k.Rotation != nil {
+		r := *k.Rotation
+		r.Next, r.Waiting = 0, false
+		sh.Rotation = &r
+	}
+	return sh
+}
+
+// setShared copies from's shared state onto k, keeping k's own rotation
+// schedule.
+func (k *keyRecord) setShared(from *keyRecord) {
+	b, _ := json.Marshal(from.shared())
+	var sh sharedState
+	json.Unmarshal(b, &sh) // a deep copy
+	k.Materials, k.Current, k.MaterialInfo, k.TopVersion = sh.Materials, sh.Current, sh.MaterialInfo, sh.TopVersion
+	if sh.Rotation != nil && k.Rotation != nil {
+		sh.Rotation.Next, sh.Rotation.Waiting = k.Rotation.Next, k.Rotation.Waiting
+	}
+	k.Rotation = sh.Rotation
+}
+
+func sameShared(a, b *keyRecord) bool {
+	x, _ := json.Marshal(a.shared())
+	y, _ := json.Marshal(b.shared())
+	return string(x) == string(y)
+}
+
+// syncFamily copies k's shared state to the other members of its family,
+// inside k's transaction: called by putKey whenever a multi-Region key is
+// written, so a rotation (automatic or on demand) of the primary reaches
+// every replica at once. Keys with imported material are left alone: AWS
+// has the owner import the same material into each member.
+func syncFamily(tx store.Tx, k *keyRecord) error {
+	if !k.MultiRegion || k.Origin != OriginKMS {
+		return nil
+	}
+	for _, region := range k.familyRegions() {
+		if region == k.Region {
+			continue
+		}
+		m, err := getKey(tx, k.Account, region, k.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if sameShared(m, k) {
+			continue
+		}
+		m.setShared(k)
+		if err := putMember(tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putMember stores a family member without syncing the family again.
+func putMember(tx store.Tx, k *keyRecord) error {
+	return tx.Put(store.KindKey, scopeOf(k.Account, k.Region), k.ID, encodeKey(k))
+}
+
+// setFamily records the family (primary Region, replica Regions) on every
+// member of k's family, old and new: members lists the Regions to rewrite.
+func setFamily(tx store.Tx, account, id string, members []string, primary string, replicas []string) error {
+	replicas = slices.Clone(replicas)
+	slices.Sort(replicas)
+	for _, region := range members {
+		m, err := getKey(tx, account, region, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		m.PrimaryRegion, m.ReplicaRegions = primary, replicas
+		if err := putMember(tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scheduleFamilyDeletion handles ScheduleKeyDeletion of a primary key with
+// replicas: it goes to PendingReplicaDeletion and remembers the waiting
+// period, which starts when its last replica is deleted. It reports whether
+// it handled k.
+func scheduleFamilyDeletion(k *keyRecord, days int32) bool {
+	if !k.isPrimary() || len(k.ReplicaRegions) == 0 {
+		return false
+	}
+	k.State = StatePendingReplicaDeletion
+	k.PendingWindow = days
+	k.DeletionDate = 0
+	return true
+}
+
+// leaveFamily removes k, about to be deleted for good, from its family:
+// every other member forgets it, and a primary waiting in
+// PendingReplicaDeletion for its last replica starts its waiting period.
+func (s *Service) leaveFamily(tx store.Tx, k *keyRecord, now time.Time) error {
+	if !k.MultiRegion {
+		return nil
+	}
+	primary := k.primaryRegion()
+	if primary == k.Region {
+		// A primary is deleted only without replicas; nothing to tell.
+		return nil
+	}
+	replicas := slices.DeleteFunc(slices.Clone(k.ReplicaRegions), func(r string) bool { return r == k.Region })
+	members := append([]string{primary}, replicas...)
+	if err := setFamily(tx, k.Account, k.ID, members, primary, replicas); err != nil {
+		return err
+	}
+	if len(replicas) > 0 {
+		return nil
+	}
+	p, err := getKey(tx, k.Account, primary, k.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.State != StatePendingReplicaDeletion {
+		return nil
+	}
+	p.State = StatePendingDeletion
+	p.DeletionDate = now.Add(time.Duration(p.PendingWindow) * 24 * time.Hour).Unix()
+	if err := tx.Put(store.KindPending, "", pendingID(p), nil); err != nil {
+		return err
+	}
+	s.log.Info("multi-Region primary key's waiting period started: its last replica was deleted", "key", p.arn())
+	return putMember(tx, p)
+}
+
+// ReplicateKey creates a replica of a multi-Region primary key in another
+// Region: the same key id and material, with its own policy, description,
+// tags and state. The request is made in the primary's Region; the caller
+// needs kms:ReplicateKey on the primary and kms:CreateKey in the replica's
+// Region.
+func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *ReplicateKeyInput) (*ReplicateKeyOutput, error) {
+	region := in.ReplicaRegion
+	if !regionPattern.MatchString(region) || len(region) > 32 {
+		return nil, errValidation("1 validation error detected: Value '%s' at 'replicaRegion' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){2,3}\\d+$", region)
+	}
+	if !s.serves(region) {
+		return nil, errUnsupported("The Region %s is not served by this endpoint.", region)
+	}
+	policyDoc := DefaultKeyPolicy(c.Principal.Account)
+	if in.Policy != nil {
+		if _, err := s.parseKeyPolicy(*in.Policy); err != nil {
+			return nil, err
+		}
+		policyDoc = *in.Policy
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return nil, err
+	}
+	r, err := s.resolve(ctx, c, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	k := r.key
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:ReplicateKey", Key: k, Alias: r.alias}); err != nil {
+		return nil, err
+	}
+	if err := checkReplicable(k, region); err != nil {
+		return nil, err
+	}
+	// In the replica's Region the call creates a key.
+	rc := *c
+	rc.Region, rc.Resources = region, nil
+	if err := s.authorizeReq(ctx, &rc, &authzReq{Action: "kms:CreateKey", RequestTags: in.Tags}); err != nil {
+		return nil, err
+	}
+	replica := &keyRecord{
+		ID:          k.ID,
+		Account:     k.Account,
+		Region:      region,
+		Created:     s.clock.Now().Unix(),
+		State:       StateEnabled,
+		Spec:        k.Spec,
+		Usage:       k.Usage,
+		Origin:      k.Origin,
+		Manager:     ManagerCustomer,
+		MultiRegion: true,
+		Policy:      policyDoc,
+		Tags:        in.Tags,
+		// The family as it is before the replica joins; the transaction
+		// below records it as it is after.
+		PrimaryRegion:  k.Region,
+		ReplicaRegions: append(slices.Clone(k.ReplicaRegions), region),
+	}
+	if in.Description != nil {
+		replica.Description = *in.Description
+	}
+	if in.Policy != nil && !in.BypassPolicyLockoutSafetyCheck {
+		p, _ := s.parseKeyPolicy(policyDoc)
+		if err := s.checkLockout(ctx, &rc, replica, p); err != nil {
+			return nil, err
+		}
+	}
+	err = s.update(ctx, func(tx store.Tx) error {
+		p, err := getKey(tx, k.Account, k.Region, k.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(p)) {
+			return errNotFound("Key '%s' does not exist", k.arn())
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkReplicable(p, region); err != nil {
+			return err
+		}
+		replica.setShared(p)
+		if p.Origin == OriginExternal {
+			// Imported material is imported into each member by its owner.
+			replica.Materials, replica.Current, replica.MaterialInfo, replica.TopVersion = nil, 0, nil, 0
+			replica.State = StatePendingImport
+		}
+		replicas := append(slices.Clone(p.ReplicaRegions), region)
+		slices.Sort(replicas)
+		replica.PrimaryRegion, replica.ReplicaRegions = p.Region, replicas
+		if err := tx.Create(store.KindKey, scopeOf(replica.Account, region), replica.ID, encodeKey(replica)); err != nil {
+			if errors.Is(err, store.ErrExists) {
+				return errAlreadyExists("The key %s already has a replica in %s.", p.arn(), region)
+			}
+			return err
+		}
+		return setFamily(tx, p.Account, p.ID, p.familyRegions(), p.Region, replicas)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Resources = append(c.Resources, replica.arn())
+	var out *keyRecord
+	err = s.view(ctx, func(tx store.Tx) error {
+		out, err = getKey(tx, replica.Account, region, replica.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	tags := out.Tags
+	if tags == nil {
+		tags = []Tag{}
+	}
+	return &ReplicateKeyOutput{ReplicaKeyMetadata: out.metadata(), ReplicaPolicy: out.Policy, ReplicaTags: tags}, nil
+}
+
+// checkReplicable refuses to replicate k into region unless k is a
+// multi-Region primary key that can be replicated there.
+func checkReplicable(k *keyRecord, region string) error {
+	if !k.MultiRegion {
+		return errUnsupported("%s is not a multi-Region key: only multi-Region keys can be replicated.", k.arn())
+	}
+	if !k.isPrimary() {
+		return errUnsupported("%s is a multi-Region replica key: replicate its primary key, in %s.", k.arn(), k.primaryRegion())
+	}
+	switch k.State {
+	case StateEnabled, StatePendingImport:
+	case StateDisabled:
+		return errDisabled(k.arn())
+	case StatePendingDeletion, StatePendingReplicaDeletion:
+		return errInvalidState("%s is pending deletion.", k.arn())
+	default:
+		return errInvalidState("%s is unavailable.", k.arn())
+	}
+	if region == k.Region {
+		return errValidation("The replica Region %s is the Region of the primary key: choose another Region.", region)
+	}
+	if slices.Contains(k.ReplicaRegions, region) {
+		return errAlreadyExists("The key %s already has a replica in %s.", k.arn(), region)
+	}
+	return nil
+}
+
+// UpdatePrimaryRegion makes the replica of a multi-Region key in
+// PrimaryRegion the family's primary key; the current primary becomes a
+// replica. It is called in the current primary's Region, and needs
+// kms:UpdatePrimaryRegion on both keys.
+func (s *Service) UpdatePrimaryRegion(ctx context.Context, c *Call, in *UpdatePrimaryRegionInput) (*Empty, error) {
+	target := in.PrimaryRegion
+	if !regionPattern.MatchString(target) || len(target) > 32 {
+		return nil, errValidation("1 validation error detected: Value '%s' at 'primaryRegion' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){2,3}\\d+$", target)
+	}
+	r, err := s.resolve(ctx, c, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	k := r.key
+	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:UpdatePrimaryRegion", Key: k, Alias: r.alias}); err != nil {
+		return nil, err
+	}
+	if err := checkPrimaryMove(k, nil, target); err != nil {
+		return nil, err
+	}
+	var replica *keyRecord
+	err = s.view(ctx, func(tx store.Tx) error {
+		var err error
+		replica, err = getKey(tx, k.Account, target, k.ID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound("The multi-Region key %s has no replica in %s.", k.arn(), target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rc := *c
+	rc.Region = target
+	if err := s.authorizeReq(ctx, &rc, &authzReq{Action: "kms:UpdatePrimaryRegion", Key: replica}); err != nil {
+		return nil, err
+	}
+	c.Resources = append(c.Resources, rc.Resources[len(c.Resources):]...)
+	err = s.update(ctx, func(tx store.Tx) error {
+		p, err := getKey(tx, k.Account, k.Region, k.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(p)) {
+			return errNotFound("Key '%s' does not exist", k.arn())
+		}
+		if err != nil {
+			return err
+		}
+		n, err := getKey(tx, k.Account, target, k.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(n)) {
+			return errNotFound("The multi-Region key %s has no replica in %s.", k.arn(), target)
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkPrimaryMove(p, n, target); err != nil {
+			return err
+		}
+		// The automatic rotation schedule moves with the primary role.
+		next := int64(0)
+		if p.Rotation != nil {
+			next = p.Rotation.Next
+		}
+		if err := unscheduleRotation(tx, p); err != nil {
+			return err
+		}
+		members := p.familyRegions()
+		replicas := slices.DeleteFunc(slices.Clone(p.ReplicaRegions), func(r string) bool { return r == target })
+		replicas = append(replicas, p.Region)
+		if err := putMember(tx, p); err != nil { // the cleared schedule
+			return err
+		}
+		if err := setFamily(tx, p.Account, p.ID, members, target, replicas); err != nil {
+			return err
+		}
+		if next == 0 {
+			return nil
+		}
+		if n, err = getKey(tx, k.Account, target, k.ID); err != nil {
+			return err
+		}
+		if err := scheduleRotation(tx, n, next); err != nil {
+			return err
+		}
+		return putMember(tx, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Empty{}, nil
+}
+
+// checkPrimaryMove refuses UpdatePrimaryRegion unless k is a multi-Region
+// primary key that can hand its role to its replica in target (n, once
+// read).
+func checkPrimaryMove(k, n *keyRecord, target string) error {
+	if !k.MultiRegion {
+		return errUnsupported("%s is not a multi-Region key.", k.arn())
+	}
+	if !k.isPrimary() {
+		return errUnsupported("%s is not the primary key of its multi-Region key: call UpdatePrimaryRegion in %s.", k.arn(), k.primaryRegion())
+	}
+	if target == k.Region {
+		return errValidation("%s is already the primary key: the primary Region is %s.", k.arn(), target)
+	}
+	if !slices.Contains(k.ReplicaRegions, target) {
+		return errNotFound("The multi-Region key %s has no replica in %s.", k.arn(), target)
+	}
+	for _, m := range []*keyRecord{k, n} {
+		if m == nil {
+			continue
+		}
+		switch m.State {
+		case StatePendingDeletion, StatePendingReplicaDeletion:
+			return errInvalidState("%s is pending deletion.", m.arn())
+		case StateUnavailable:
+			return errInvalidState("%s is unavailable.", m.arn())
+		}
+	}
+	return nil
+}

@@ -209,7 +209,6 @@ func (s *Service) DescribeKey(ctx context.Context, c *Call, in *KeyInput) (*Desc
 	return &DescribeKeyOutput{KeyMetadata: r.key.metadata()}, nil
 }
 
-
 // pageSize returns the page size a List operation uses: def when limit is
 // absent, capped at most (the operation's documented maximum; AWS may return
 // fewer items than asked for). A limit outside the API model's range 1–1000

@@ -148,7 +148,6 @@ func parseVariable(body string) (token, bool) {
 	return token{kind: tokVar, s: strings.ToLower(name), def: def, hasDef: hasDef}, true
 }
 
-
 // match reports whether s matches the pattern, resolving variables with st.
 // An unresolvable variable (no value and no default) makes the pattern match
 // nothing.

@@ -973,7 +973,6 @@ func (v *jsonValidator) unescape(ks, ke int) []byte {
 	return out
 }
 
-
 // keySet finds duplicate keys in one object. The first few keys without
 // escapes are compared in place; past that it uses a map.
 type keySet struct {

@@ -115,6 +115,17 @@ func TestAWSCLIv1(t *testing.T) {
 	if field(enc, "KeyId") != *key.KeyMetadata.Arn || field(enc, "CiphertextBlob") == "" {
 		t.Fatalf("kms encrypt = %v", enc)
 	}
+	// Denied: an action the identity policy does not allow …
+	if _, stderr, ok := awsCLI(t, env, user, "kms", "generate-data-key", "--key-id", *key.KeyMetadata.KeyId, "--key-spec", "AES_256"); ok || !strings.Contains(stderr, "AccessDeniedException") {
+		t.Fatalf("generate-data-key without permission: ok=%v %s", ok, stderr)
+	}
+	// … and Encrypt itself on a key whose policy does not let the account
+	// delegate to IAM (the chapter's trap).
+	noRoot := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + testenv.Account + `:user/nobody-else"},"Action":"kms:*","Resource":"*"}]}`
+	trap := ok[*kms.CreateKeyOutput](t)(env.KMS().CreateKey(ctx, &kms.CreateKeyInput{Policy: &noRoot, BypassPolicyLockoutSafetyCheck: true}))
+	if _, stderr, ok := awsCLI(t, env, user, "kms", "encrypt", "--key-id", *trap.KeyMetadata.KeyId, "--plaintext", "aGVsbG8="); ok || !strings.Contains(stderr, "AccessDeniedException") {
+		t.Fatalf("encrypt under a key policy without the root statement: ok=%v %s", ok, stderr)
+	}
 
 	// A role, assumed through the CLI, and its session.
 	mustCLI(t, env, root, "iam", "create-role", "--role-name", "cli-role", "--assume-role-policy-document", trustAccount(testenv.Account))

@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -361,17 +360,13 @@ func readHead(tx store.Tx) (head, error) {
 
 // seqID is a record's id in the store: zero-padded, so ids sort by number.
 func seqID(n uint64) string {
-	const width = 20
-	s := strconv.FormatUint(n, 10)
-	if len(s) >= width {
-		return s
+	const width = 20 // the digits of the largest uint64
+	b := [width]byte{'0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'}
+	for i := width - 1; n > 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
 	}
-	b := make([]byte, width)
-	for i := range width - len(s) {
-		b[i] = '0'
-	}
-	copy(b[width-len(s):], s)
-	return string(b)
+	return string(b[:])
 }
 
 // waiter is one Append waiting for the group commit.

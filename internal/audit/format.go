@@ -37,14 +37,20 @@ const (
 
 // recordHash is H(seq).
 func recordHash(seq uint64, prev string, event []byte) string {
+	// One allocation, the result: the head is hashed from the stack.
+	var head [len(recordDomain) + 20 + 1 + 64 + 1]byte
+	hb := append(head[:0], recordDomain...)
+	hb = strconv.AppendUint(hb, seq, 10)
+	hb = append(hb, '\n')
+	hb = append(hb, prev...)
+	hb = append(hb, '\n')
 	h := sha256.New()
-	h.Write([]byte(recordDomain))
-	h.Write(strconv.AppendUint(nil, seq, 10))
-	h.Write([]byte{'\n'})
-	h.Write([]byte(prev))
-	h.Write([]byte{'\n'})
+	h.Write(hb)
 	h.Write(event)
-	return hex.EncodeToString(h.Sum(nil))
+	var sum [sha256.Size]byte
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], h.Sum(sum[:0]))
+	return string(out[:])
 }
 
 const eventKey = `,"event":`

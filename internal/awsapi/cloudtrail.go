@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"strongroom/internal/identity"
 	"strongroom/internal/kms"
 	"strongroom/internal/shape"
 )
@@ -86,43 +87,40 @@ func (h *Handler) serveTrail(w http.ResponseWriter, r *http.Request, reqID, targ
 	if rest, ok := strings.CutPrefix(target, cloudTrailShortPrefix); ok {
 		target = cloudTrailTargetPrefix + rest
 	}
+	source, service, name := kms.SourceStrongroom, AdminService, strings.TrimPrefix(target, adminTargetPrefix)
+	if rest, ok := strings.CutPrefix(target, cloudTrailTargetPrefix); ok {
+		source, service, name = kms.SourceCloudTrail, "cloudtrail", rest
+	}
 	o, ok := trailOps[target]
 	if !ok {
-		if strings.HasPrefix(target, cloudTrailTargetPrefix) {
-			writeJSONError(w, http.StatusBadRequest, "UnsupportedOperationException", "Strongroom's CloudTrail API answers LookupEvents only.")
+		if source == kms.SourceCloudTrail {
+			h.refuse(w, r, reqID, source, sanitize(name), service, &apiError{http.StatusBadRequest, "UnsupportedOperationException", "Strongroom's CloudTrail API answers LookupEvents only."})
 			return
 		}
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Unknown operation "+sanitize(target))
+		h.refuse(w, r, reqID, source, sanitize(name), service, &apiError{http.StatusBadRequest, "UnknownOperationException", "Unknown operation " + sanitize(target)})
 		return
 	}
 	if r.Method != http.MethodPost {
-		writeJSONError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "operations must be sent with POST")
+		h.refuse(w, r, reqID, source, o.name, o.service, &apiError{http.StatusMethodNotAllowed, "UnknownOperationException", "operations must be sent with POST"})
 		return
 	}
 	body, err := readBody(r, smallBodyLimit)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, "ValidationException", "Request body is larger than the "+strconv.Itoa(smallBodyLimit)+"-byte limit of "+o.name+".")
-			return
+			err = &apiError{http.StatusRequestEntityTooLarge, "ValidationException", "Request body is larger than the " + strconv.Itoa(smallBodyLimit) + "-byte limit of " + o.name + "."}
+		} else {
+			err = &apiError{http.StatusBadRequest, "SerializationException", "Could not read the request body"}
 		}
-		writeJSONError(w, http.StatusBadRequest, "SerializationException", "Could not read the request body")
+		h.refuseAs(w, r, reqID, source, o.name, identity.Principal{}, "", err)
 		return
 	}
 	ctx := r.Context()
 	p, region, err := h.authenticate(ctx, r, body, o.service)
 	if err != nil {
-		h.writeError(w, reqID, o.name, err)
+		h.refuseAs(w, r, reqID, source, o.name, p, region, err)
 		return
 	}
-	c := &kms.Call{
-		Principal:       p,
-		Region:          region,
-		SourceIP:        sourceIP(r),
-		UserAgent:       r.UserAgent(),
-		RequestID:       reqID,
-		SecureTransport: r.TLS != nil,
-	}
-	out, err := o.call(ctx, h.svc, c, o.name, body)
+	out, err := o.call(ctx, h.svc, callOf(r, reqID, p, region), o.name, body)
 	if err != nil {
 		h.writeError(w, reqID, o.name, err)
 		return

@@ -101,11 +101,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveQuery(w, r, reqID)
 	case target == "" && r.URL.Path != "/":
 		// The APIs live at "/" only: no debug, profiling or other path.
-		writeJSONError(w, http.StatusNotFound, "UnknownOperationException", "Not found.")
+		h.refuse(w, r, reqID, kms.SourceKMS, "", scopeService(r), &apiError{http.StatusNotFound, "UnknownOperationException", "Not found."})
 	case r.Method == http.MethodPost && target == "":
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Missing X-Amz-Target header")
+		h.refuse(w, r, reqID, kms.SourceKMS, "", scopeService(r), &apiError{http.StatusBadRequest, "UnknownOperationException", "Missing X-Amz-Target header"})
 	default:
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Unknown operation "+sanitize(target))
+		h.refuse(w, r, reqID, kms.SourceKMS, sanitize(target), scopeService(r), &apiError{http.StatusBadRequest, "UnknownOperationException", "Unknown operation " + sanitize(target)})
 	}
 }
 
@@ -154,25 +154,29 @@ var errTooLarge = errors.New("awsapi: request body too large")
 
 // authenticate verifies r's SigV4 signature and returns the caller; then,
 // for KMS, it checks that the region is served and the request within the
-// caller's quota.
+// caller's quota. With an error, the principal returned (if any) is only
+// for the record of the refusal: see verify.
 func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte, service string) (identity.Principal, string, error) {
 	p, region, err := h.verify(ctx, r, body, service)
 	if err != nil || service != "kms" {
 		return p, region, err
 	}
 	if len(h.cfg.Regions) > 0 && !slices.Contains(h.cfg.Regions, region) {
-		return identity.Principal{}, "", &sigv4.Error{Code: sigv4.CodeInvalidSignature, Status: http.StatusBadRequest,
+		return p, "", &sigv4.Error{Code: sigv4.CodeInvalidSignature, Status: http.StatusBadRequest,
 			Message: "Credential should be scoped to a valid region, not '" + sanitize(region) + "'."}
 	}
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
 	if ok, _ := h.cfg.Quota.Allow(p.Account, region, op, body); !ok {
-		return identity.Principal{}, "", &kms.Error{Code: "ThrottlingException", Status: http.StatusBadRequest,
+		return p, region, &kms.Error{Code: "ThrottlingException", Status: http.StatusBadRequest,
 			Message: "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."}
 	}
 	return p, region, nil
 }
 
-// verify verifies r's SigV4 signature and returns the caller.
+// verify verifies r's SigV4 signature and returns the caller. When the
+// access key is known but the signature does not match, it returns the
+// error with the principal the key belongs to, for the record of the
+// refusal only (as CloudTrail records it): it proves nothing.
 func (h *Handler) verify(ctx context.Context, r *http.Request, body []byte, service string) (identity.Principal, string, error) {
 	a, err := sigv4.Parse(r)
 	if h.cfg.Dev {
@@ -211,7 +215,7 @@ func (h *Handler) verify(ctx context.Context, r *http.Request, body []byte, serv
 		return identity.Principal{}, "", err
 	}
 	if err := h.verifier.Verify(a, r, body, secret, h.clock.Now()); err != nil {
-		return identity.Principal{}, "", err
+		return p, a.Region, err
 	}
 	return p, a.Region, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 
 	"strongroom/internal/identity"
+	"strongroom/internal/kms"
 	"strongroom/internal/shape"
 )
 
@@ -17,6 +18,7 @@ func init() {
 	registerQuery(&queryService{
 		name:         "iam",
 		version:      "2010-05-08",
+		source:       kms.SourceIAM,
 		xmlns:        "https://iam.amazonaws.com/doc/2010-05-08/",
 		model:        shape.IAM,
 		internalCode: "ServiceFailure",

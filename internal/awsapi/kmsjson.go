@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"strongroom/internal/identity"
 	"strongroom/internal/kms"
 	"strongroom/internal/shape"
 	"strongroom/internal/sigv4"
@@ -138,11 +139,11 @@ func checkGrantTokens(body []byte) error {
 func (h *Handler) serveKMS(w http.ResponseWriter, r *http.Request, reqID, name string) {
 	o, ok := kmsOps[name]
 	if !ok {
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Unknown operation "+sanitize(name))
+		h.refuse(w, r, reqID, kms.SourceKMS, sanitize(name), "kms", &apiError{http.StatusBadRequest, "UnknownOperationException", "Unknown operation " + sanitize(name)})
 		return
 	}
 	if r.Method != http.MethodPost {
-		writeJSONError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "KMS operations must be sent with POST")
+		h.refuse(w, r, reqID, kms.SourceKMS, name, "kms", &apiError{http.StatusMethodNotAllowed, "UnknownOperationException", "KMS operations must be sent with POST"})
 		return
 	}
 	limit := int64(smallBodyLimit)
@@ -152,27 +153,20 @@ func (h *Handler) serveKMS(w http.ResponseWriter, r *http.Request, reqID, name s
 	body, err := readBody(r, limit)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, "ValidationException", "Request body is larger than the "+strconv.FormatInt(limit, 10)+"-byte limit of "+name+".")
-			return
+			err = &apiError{http.StatusRequestEntityTooLarge, "ValidationException", "Request body is larger than the " + strconv.FormatInt(limit, 10) + "-byte limit of " + name + "."}
+		} else {
+			err = &apiError{http.StatusBadRequest, "SerializationException", "Could not read the request body"}
 		}
-		writeJSONError(w, http.StatusBadRequest, "SerializationException", "Could not read the request body")
+		h.refuseAs(w, r, reqID, kms.SourceKMS, name, identity.Principal{}, "", err)
 		return
 	}
 	ctx := r.Context()
 	p, region, err := h.authenticate(ctx, r, body, "kms")
 	if err != nil {
-		h.writeError(w, reqID, name, err)
+		h.refuseAs(w, r, reqID, kms.SourceKMS, name, p, region, err)
 		return
 	}
-	c := &kms.Call{
-		Principal:       p,
-		Region:          region,
-		SourceIP:        sourceIP(r),
-		UserAgent:       r.UserAgent(),
-		RequestID:       reqID,
-		SecureTransport: r.TLS != nil,
-	}
-	out, err := o.call(ctx, h.svc, c, name, body)
+	out, err := o.call(ctx, h.svc, callOf(r, reqID, p, region), name, body)
 	if err != nil {
 		h.writeError(w, reqID, name, err)
 		return
@@ -191,21 +185,30 @@ func (h *Handler) serveKMS(w http.ResponseWriter, r *http.Request, reqID, name s
 // writeError sends a client error as-is and hides everything else behind a
 // generic KMSInternalException, logging it with the request id.
 func (h *Handler) writeError(w http.ResponseWriter, reqID, op string, err error) {
+	status, code, msg := h.jsonFailure(reqID, op, err)
+	writeJSONError(w, status, code, msg)
+}
+
+// jsonFailure is the answer of err in the JSON protocol: a client error
+// as-is, anything else a generic KMSInternalException, logged with the
+// request id.
+func (h *Handler) jsonFailure(reqID, op string, err error) (status int, code, msg string) {
 	if e, ok := kms.AsError(err); ok {
-		writeJSONError(w, e.Status, e.Code, e.Message)
-		return
+		return e.Status, e.Code, e.Message
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status, ae.Code, ae.Message
 	}
 	var se *sigv4.Error
 	if errors.As(err, &se) {
-		writeJSONError(w, se.Status, se.Code, se.Message)
-		return
+		return se.Status, se.Code, se.Message
 	}
 	if errors.Is(err, context.Canceled) {
-		writeJSONError(w, http.StatusBadRequest, "RequestCanceled", "The request was canceled.")
-		return
+		return http.StatusBadRequest, "RequestCanceled", "The request was canceled."
 	}
 	h.log.Error("internal error", "request_id", reqID, "operation", op, "err", err)
-	writeJSONError(w, http.StatusInternalServerError, "KMSInternalException", "An internal error occurred. Request id "+reqID+".")
+	return http.StatusInternalServerError, "KMSInternalException", "An internal error occurred. Request id " + reqID + "."
 }
 
 type jsonError struct {

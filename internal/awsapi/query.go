@@ -3,6 +3,9 @@
 // Version=…, answered in XML. Requests are routed here by the service of
 // their SigV4 credential scope; the per-service tables are in iam.go and
 // sts.go, and every operation calls the identity core, which authorizes.
+// Every request, allowed, denied or failed, leaves one record in the audit
+// trail (kms.Service.RecordCall), with the parameters its action's
+// whitelist names once the request is authenticated and valid.
 
 package awsapi
 
@@ -19,6 +22,7 @@ import (
 	"time"
 
 	"strongroom/internal/identity"
+	"strongroom/internal/kms"
 	"strongroom/internal/shape"
 	"strongroom/internal/sigv4"
 )
@@ -30,6 +34,7 @@ const queryBodyLimit = 1 << 20
 // queryService is one query-protocol service of the endpoint.
 type queryService struct {
 	name    string // the SigV4 service name: "iam", "sts"
+	source  string // the event source of its records: kms.SourceIAM, kms.SourceSTS
 	version string // the API version: "2010-05-08"
 	xmlns   string
 	model   *shape.Service
@@ -75,15 +80,7 @@ func isQueryRequest(r *http.Request) bool {
 // Authorization header or a presigned X-Amz-Credential, or "" if r carries
 // none. It only routes: authenticate checks everything.
 func scopeService(r *http.Request) string {
-	cred := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		if _, after, ok := strings.Cut(h, "Credential="); ok {
-			cred, _, _ = strings.Cut(after, ",")
-		}
-	} else if strings.Contains(r.URL.RawQuery, "X-Amz-Credential=") {
-		cred = r.URL.Query().Get("X-Amz-Credential")
-	}
-	parts := strings.Split(strings.TrimSpace(cred), "/")
+	parts := credentialParts(r)
 	if len(parts) != 5 {
 		return ""
 	}
@@ -104,45 +101,89 @@ func queryServiceFor(r *http.Request, form url.Values) *queryService {
 	return queryServices["iam"]
 }
 
-// serveQuery serves an IAM or STS request.
+// queryCall is what serving a query request learned, for its answer and
+// its record.
+type queryCall struct {
+	svc    *queryService // nil: the request is signed for another service
+	action string        // as recorded: "" when unknown
+	p      identity.Principal
+	region string
+	// params are recorded (through the action's whitelist): set only once
+	// the request is authenticated and valid.
+	params url.Values
+}
+
+// serveQuery serves an IAM or STS request and records it, whatever its
+// outcome: exactly one record per request. If the record cannot be
+// written, the client gets an internal error instead.
 func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID string) {
+	ctx := r.Context()
+	var qc queryCall
+	out, err := h.runQuery(ctx, r, &qc)
+	if qc.svc == nil {
+		h.refuseAs(w, r, reqID, kms.SourceKMS, "", qc.p, qc.region, err)
+		return
+	}
+	p, region := h.caller(r, qc.p, qc.region)
+	ev := &kms.Event{Source: qc.svc.source, Operation: qc.action, Call: callOf(r, reqID, p, region), Output: out}
+	if qc.params != nil {
+		ev.Input = qc.params
+	}
+	var status int
+	var typ, code, msg string
+	if err != nil {
+		status, typ, code, msg = h.queryFailure(qc.svc, reqID, qc.action, err)
+		ev.Err = &kms.Error{Code: code, Message: msg, Status: status}
+	}
+	if rerr := h.svc.RecordCall(ctx, ev); rerr != nil {
+		err = rerr
+		status, typ, code, msg = h.queryFailure(qc.svc, reqID, qc.action, rerr)
+	}
+	if err != nil {
+		writeQueryError(w, qc.svc, reqID, status, typ, code, msg)
+		return
+	}
+	writeQueryResult(w, qc.svc, reqID, qc.action, out)
+}
+
+// runQuery authenticates, validates and runs a query request, filling qc
+// as it learns.
+func (h *Handler) runQuery(ctx context.Context, r *http.Request, qc *queryCall) (any, error) {
 	body, err := readBody(r, queryBodyLimit)
 	if err != nil {
-		svc := queryServiceFor(r, nil)
-		if svc == nil {
-			svc = queryServices["iam"]
+		qc.svc = queryServiceFor(r, nil)
+		if qc.svc == nil {
+			qc.svc = queryServices["iam"]
 		}
 		if errors.Is(err, errTooLarge) {
-			writeQueryError(w, svc, reqID, http.StatusRequestEntityTooLarge, "Sender", "RequestEntityTooLarge", "Request body is larger than the "+strconv.Itoa(queryBodyLimit)+"-byte limit.")
-			return
+			return nil, &apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body is larger than the " + strconv.Itoa(queryBodyLimit) + "-byte limit."}
 		}
-		writeQueryError(w, svc, reqID, http.StatusBadRequest, "Sender", "MalformedInput", "Could not read the request body.")
-		return
+		return nil, &apiError{http.StatusBadRequest, "MalformedInput", "Could not read the request body."}
 	}
 	form, formErr := queryForm(r, body)
-	svc := queryServiceFor(r, form)
-	if svc == nil {
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "Missing X-Amz-Target header")
-		return
+	qc.svc = queryServiceFor(r, form)
+	if qc.svc == nil {
+		qc.p, qc.region, _ = h.verify(ctx, r, body, scopeService(r))
+		return nil, &apiError{http.StatusBadRequest, "UnknownOperationException", "Missing X-Amz-Target header"}
 	}
-	ctx := r.Context()
-	p, _, err := h.authenticate(ctx, r, body, svc.name)
+	svc := qc.svc
+	action := form.Get("Action")
+	if formErr == nil {
+		qc.action = sanitize(action)
+	}
+	p, region, err := h.authenticate(ctx, r, body, svc.name)
+	qc.p, qc.region = p, region
 	if err != nil {
-		h.writeQueryErr(w, svc, reqID, "", err)
-		return
+		return nil, err
 	}
 	if formErr != nil {
-		writeQueryError(w, svc, reqID, http.StatusBadRequest, "Sender", "MalformedInput", "The request is not a valid form-encoded query.")
-		return
+		return nil, &apiError{http.StatusBadRequest, "MalformedInput", "The request is not a valid form-encoded query."}
 	}
-	action := form.Get("Action")
 	if action == "" {
-		writeQueryError(w, svc, reqID, http.StatusBadRequest, "Sender", "MissingAction", "Missing Action")
-		return
+		return nil, &apiError{http.StatusBadRequest, "MissingAction", "Missing Action"}
 	}
 	if v := form.Get("Version"); v != "" && v != svc.version {
-		writeQueryError(w, svc, reqID, http.StatusBadRequest, "Sender", "InvalidAction", "Could not find operation "+sanitize(action)+" for version "+sanitize(v))
-		return
+		return nil, &apiError{http.StatusBadRequest, "InvalidAction", "Could not find operation " + sanitize(action) + " for version " + sanitize(v)}
 	}
 	op, ok := svc.ops[action]
 	if !ok {
@@ -150,31 +191,24 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 		if _, inModel := svc.model.Operation(action); inModel {
 			msg = "Strongroom does not implement the " + strings.ToUpper(svc.name) + " operation " + action + "."
 		}
-		writeQueryError(w, svc, reqID, http.StatusBadRequest, "Sender", "InvalidAction", msg)
-		return
+		return nil, &apiError{http.StatusBadRequest, "InvalidAction", msg}
 	}
 	if !op.custom {
 		if err := shape.ValidateQuery(svc.model, action, form); err != nil {
-			h.writeQueryErr(w, svc, reqID, action, err)
-			return
+			return nil, err
 		}
 	}
 	for _, u := range op.unsupported {
 		for k := range form {
 			if k == u || (strings.HasSuffix(u, ".") && strings.HasPrefix(k, u)) {
-				writeQueryError(w, svc, reqID, http.StatusBadRequest, "Sender", identity.CodeValidationError,
-					"Strongroom does not support the parameter "+strings.TrimSuffix(u, ".")+" of "+action+".")
-				return
+				return nil, &apiError{http.StatusBadRequest, identity.CodeValidationError,
+					"Strongroom does not support the parameter " + strings.TrimSuffix(u, ".") + " of " + action + "."}
 			}
 		}
 	}
+	qc.params = form
 	c := identity.Caller{Principal: p, SourceIP: sourceIP(r), SecureTransport: r.TLS != nil}
-	out, err := op.call(ctx, h, c, form)
-	if err != nil {
-		h.writeQueryErr(w, svc, reqID, action, err)
-		return
-	}
-	writeQueryResult(w, svc, reqID, action, out)
+	return op.call(ctx, h, c, form)
 }
 
 // queryForm returns the request's parameters: the form-encoded body of a
@@ -251,13 +285,16 @@ func writeXML(w http.ResponseWriter, status int, b []byte) {
 	w.Write(b)
 }
 
-// writeQueryErr sends a client error as is and hides everything else
-// behind the service's generic internal failure, logging it with the
-// request id.
-func (h *Handler) writeQueryErr(w http.ResponseWriter, svc *queryService, reqID, action string, err error) {
+// queryFailure is the answer of err in the query protocol: a client error
+// as is, anything else the service's generic internal failure, logged with
+// the request id.
+func (h *Handler) queryFailure(svc *queryService, reqID, action string, err error) (status int, typ, code, msg string) {
 	if e, ok := identity.AsError(err); ok {
-		writeQueryError(w, svc, reqID, e.Status, "Sender", e.Code, e.Message)
-		return
+		return e.Status, "Sender", e.Code, e.Message
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status, "Sender", ae.Code, ae.Message
 	}
 	var se *sigv4.Error
 	if errors.As(err, &se) {
@@ -265,19 +302,16 @@ func (h *Handler) writeQueryErr(w http.ResponseWriter, svc *queryService, reqID,
 		if se.Code == codeExpiredTokenJSON {
 			code, status = "ExpiredToken", http.StatusForbidden
 		}
-		writeQueryError(w, svc, reqID, status, "Sender", code, se.Message)
-		return
+		return status, "Sender", code, se.Message
 	}
 	var she *shape.Error
 	if errors.As(err, &she) {
-		writeQueryError(w, svc, reqID, http.StatusBadRequest, "Sender", she.Code, she.Message)
-		return
+		return http.StatusBadRequest, "Sender", she.Code, she.Message
 	}
 	if errors.Is(err, context.Canceled) {
-		writeQueryError(w, svc, reqID, http.StatusBadRequest, "Sender", "RequestCanceled", "The request was canceled.")
-		return
+		return http.StatusBadRequest, "Sender", "RequestCanceled", "The request was canceled."
 	}
 	h.log.Error("internal error", "request_id", reqID, "service", svc.name, "operation", action, "err", err)
-	writeQueryError(w, svc, reqID, http.StatusInternalServerError, "Receiver", svc.internalCode,
-		"The request processing has failed because of an unknown error, exception or failure. Request id "+reqID+".")
+	return http.StatusInternalServerError, "Receiver", svc.internalCode,
+		"The request processing has failed because of an unknown error, exception or failure. Request id " + reqID + "."
 }

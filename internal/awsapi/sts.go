@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"strongroom/internal/identity"
+	"strongroom/internal/kms"
 	"strongroom/internal/shape"
 	"strongroom/internal/sigv4"
 )
@@ -26,6 +27,7 @@ func init() {
 	registerQuery(&queryService{
 		name:         "sts",
 		version:      "2011-06-15",
+		source:       kms.SourceSTS,
 		xmlns:        "https://sts.amazonaws.com/doc/2011-06-15/",
 		model:        shape.STS,
 		internalCode: "InternalFailure",

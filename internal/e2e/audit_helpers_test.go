@@ -108,6 +108,7 @@ type trailRecord struct {
 		EventTime    string `json:"eventTime"`
 		UserIdentity struct {
 			Type        string `json:"type"`
+			PrincipalID string `json:"principalId"`
 			ARN         string `json:"arn"`
 			AccountID   string `json:"accountId"`
 			AccessKeyID string `json:"accessKeyId"`

@@ -195,7 +195,7 @@ func TestAuditWireTwoPrincipals(t *testing.T) {
 		{"ResourceName", keyARN(testenv.Region, keyID), 9},
 		{"AccessKeyId", alice.AccessKeyID, 4},
 		{"EventId", got[dkEvent].Event.EventID, 1},
-		{"ReadOnly", "false", 3}, // CreateKey, ScheduleKeyDeletion, CreateGrant
+		{"ReadOnly", "false", 6}, // alice's CreateUser, CreateAccessKey and PutUserPolicy; CreateKey, ScheduleKeyDeletion, CreateGrant
 	} {
 		out, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{
 			LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKey(c.key), AttributeValue: aws.String(c.value)}},

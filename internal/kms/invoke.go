@@ -12,12 +12,19 @@ import (
 // plaintexts and data keys: a Recorder must whitelist what it keeps.
 type Event struct {
 	Operation string
-	Call      *Call
-	Input     any
-	Output    any // nil when Err is set
-	Err       error
-	Start     time.Time
-	End       time.Time
+	// Source is the event source of a call of another service on the
+	// endpoint (SourceIAM, SourceSTS). Empty: the operation's own (KMS,
+	// CloudTrail or Strongroom's admin API).
+	Source string
+	Call   *Call
+	Input  any
+	Output any // nil when Err is set
+	Err    error
+	Start  time.Time
+	End    time.Time
+
+	// outside: recorded by RecordCall, not by Invoke.
+	outside bool
 }
 
 // Recorder receives every call (audit, metering). Record returns only once
@@ -48,6 +55,39 @@ func (s *Service) Invoke(ctx context.Context, c *Call, op string, in any, run fu
 		}
 	}
 	return out, err
+}
+
+// RecordCall records a call that does not go through Invoke, so that every
+// request on every entrance leaves exactly one record: a request refused
+// before the core (a failed authentication, an unknown operation, a body
+// too large or unreadable, throttling) and every call of the other
+// services on the endpoint (IAM, STS), allowed, denied or failed.
+//
+// ev.Input must be nil or, for IAM and STS, the request's query parameters
+// (a url.Values) once the request is authenticated and valid: never the
+// body of a request that failed to parse, which may hold plaintext. What of
+// it is kept is decided by the same whitelists as Invoke's. ev.Err is what
+// the client is answered: its *Error carries the code and message
+// recorded. RecordCall sets ev.Start and ev.End to the service clock's now
+// if they are zero. Like Invoke, it returns only once the record is
+// durable (or, for a read-only or refused call, held: audit.Entry.MayWait),
+// and an error means the call must fail.
+func (s *Service) RecordCall(ctx context.Context, ev *Event) error {
+	if s.recorder == nil {
+		return nil
+	}
+	now := s.clock.Now()
+	if ev.Start.IsZero() {
+		ev.Start = now
+	}
+	if ev.End.IsZero() {
+		ev.End = now
+	}
+	if ev.Err != nil || isNilPointer(ev.Output) {
+		ev.Output = nil
+	}
+	ev.outside = true
+	return s.recorder.Record(ctx, ev)
 }
 
 func isNilPointer(v any) bool {

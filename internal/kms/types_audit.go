@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +32,10 @@ const ServiceName = "kms.amazonaws.com"
 const (
 	SourceKMS        = "kms.amazonaws.com"
 	SourceCloudTrail = "cloudtrail.amazonaws.com"
+	// SourceIAM and SourceSTS are the sources of the IAM and STS calls the
+	// endpoint serves (recorded through RecordCall).
+	SourceIAM = "iam.amazonaws.com"
+	SourceSTS = "sts.amazonaws.com"
 	// SourceStrongroom is the source of Strongroom's admin operations.
 	SourceStrongroom = "strongroom"
 )
@@ -41,7 +47,7 @@ const (
 // is kept out of the trail until someone lists it. On top of the lists,
 // neverRecorded members and every []byte value (plaintexts, ciphertexts,
 // keys, signatures, MACs, messages) are dropped at any depth.
-var auditFields = map[string]struct{ req, resp []string }{
+var auditFields = map[string]opFields{
 	"CancelKeyDeletion":                   {req: []string{"KeyId"}, resp: []string{"KeyId"}},
 	"ConnectCustomKeyStore":               {req: []string{"CustomKeyStoreId"}},
 	"CreateAlias":                         {req: []string{"AliasName", "TargetKeyId"}},
@@ -103,6 +109,57 @@ var auditFields = map[string]struct{ req, resp []string }{
 	"GetBillingReport": {req: []string{"AccountId", "Month"}},
 }
 
+// opFields lists the request members and the response members of one
+// operation that its record keeps.
+type opFields struct{ req, resp []string }
+
+// queryAuditFields whitelists, per source and action, the query parameters
+// of IAM and STS calls recorded as requestParameters and the members of
+// their results recorded as responseElements, as auditFields does for KMS.
+// Policy documents are recorded, as CloudTrail does: they are not secret.
+// Secret access keys and session tokens are neverRecorded, so that
+// CreateAccessKey, CreateAccount and AssumeRole record the access key id
+// and not its secret.
+var queryAuditFields = map[string]map[string]opFields{
+	SourceIAM: {
+		"CreateUser":       {req: []string{"UserName", "Path"}, resp: []string{"User"}},
+		"GetUser":          {req: []string{"UserName"}},
+		"ListUsers":        {req: []string{"PathPrefix", "Marker", "MaxItems"}},
+		"DeleteUser":       {req: []string{"UserName"}},
+		"PutUserPolicy":    {req: []string{"UserName", "PolicyName", "PolicyDocument"}},
+		"GetUserPolicy":    {req: []string{"UserName", "PolicyName"}},
+		"DeleteUserPolicy": {req: []string{"UserName", "PolicyName"}},
+		"ListUserPolicies": {req: []string{"UserName", "Marker", "MaxItems"}},
+		"CreateAccessKey":  {req: []string{"UserName"}, resp: []string{"AccessKey"}},
+		"ListAccessKeys":   {req: []string{"UserName", "Marker", "MaxItems"}},
+		"UpdateAccessKey":  {req: []string{"UserName", "AccessKeyId", "Status"}},
+		"DeleteAccessKey":  {req: []string{"UserName", "AccessKeyId"}},
+		"CreateRole":       {req: []string{"RoleName", "Path", "AssumeRolePolicyDocument", "Description", "MaxSessionDuration"}, resp: []string{"Role"}},
+		"GetRole":          {req: []string{"RoleName"}},
+		"ListRoles":        {req: []string{"PathPrefix", "Marker", "MaxItems"}},
+		"DeleteRole":       {req: []string{"RoleName"}},
+		"PutRolePolicy":    {req: []string{"RoleName", "PolicyName", "PolicyDocument"}},
+		"GetRolePolicy":    {req: []string{"RoleName", "PolicyName"}},
+		"DeleteRolePolicy": {req: []string{"RoleName", "PolicyName"}},
+		"ListRolePolicies": {req: []string{"RoleName", "Marker", "MaxItems"}},
+		"CreateAccount":    {req: []string{"AccountId"}, resp: []string{"Account", "AccessKey"}},
+	},
+	SourceSTS: {
+		"GetCallerIdentity": {},
+		"AssumeRole":        {req: []string{"RoleArn", "RoleSessionName", "DurationSeconds", "ExternalId"}, resp: []string{"Credentials", "AssumedRoleUser"}},
+	},
+}
+
+// queryNumbers are the query parameters recorded as numbers, as CloudTrail
+// does.
+var queryNumbers = map[string]bool{"MaxItems": true, "MaxSessionDuration": true, "DurationSeconds": true}
+
+// queryReadOnly reports whether CloudTrail marks an IAM or STS action
+// readOnly: the reads of IAM, and every STS call.
+func queryReadOnly(source, op string) bool {
+	return source == SourceSTS || strings.HasPrefix(op, "Get") || strings.HasPrefix(op, "List")
+}
+
 // serviceEventFields whitelists what a background event records as
 // additionalEventData.
 var serviceEventFields = []string{"KeyId", "RotationType", "KeyMaterialId"}
@@ -115,6 +172,7 @@ var neverRecorded = map[string]bool{
 	"GrantToken": true, "GrantTokens": true, "KeyStorePassword": true, "XksProxyAuthenticationCredential": true,
 	"ImportToken": true, "EncryptedKeyMaterial": true, "CiphertextForRecipient": true, "Recipient": true,
 	"AttestationDocument": true, "SecretAccessKey": true, "SessionToken": true, "NextToken": true,
+	"Password": true, "OldPassword": true, "NewPassword": true, "TokenCode": true, "SAMLAssertion": true, "WebIdentityToken": true,
 }
 
 // readOnlyOps are the operations CloudTrail marks readOnly: they change no
@@ -255,8 +313,14 @@ func (r *AuditRecorder) entry(ctx context.Context, tx store.Tx, ev *Event) *audi
 		c = &Call{}
 	}
 	source := SourceKMS
-	if s, ok := eventSources[ev.Operation]; ok {
+	if ev.Source != "" {
+		source = ev.Source
+	} else if s, ok := eventSources[ev.Operation]; ok {
 		source = s
+	}
+	fields, readOnly := auditFields[ev.Operation], readOnlyOps[ev.Operation]
+	if ops, ok := queryAuditFields[source]; ok {
+		fields, readOnly = ops[ev.Operation], queryReadOnly(source, ev.Operation)
 	}
 	svcIn, service := ev.Input.(*ServiceEventInput)
 	e := &audit.Event{
@@ -270,12 +334,11 @@ func (r *AuditRecorder) entry(ctx context.Context, tx store.Tx, ev *Event) *audi
 		UserAgent:       c.UserAgent,
 		RequestID:       c.RequestID,
 		EventID:         audit.NewEventID(),
-		ReadOnly:        readOnlyOps[ev.Operation],
+		ReadOnly:        readOnly,
 		EventType:       audit.EventTypeCall,
 		ManagementEvent: true,
 		EventCategory:   audit.CategoryMgmt,
 	}
-	fields := auditFields[ev.Operation]
 	if service {
 		e.EventType = audit.EventTypeService
 		e.AdditionalEventData = whitelist(svcIn, serviceEventFields)
@@ -303,9 +366,10 @@ func (r *AuditRecorder) entry(ctx context.Context, tx store.Tx, ev *Event) *audi
 		}
 	}
 	// A read-only call may be answered while the store refuses writes; its
-	// record waits in memory (audit.Entry.MayWait). A call that changes
+	// record waits in memory (audit.Entry.MayWait). So may a call refused
+	// before the core, which changed nothing. A call that changes
 	// something fails with its own write anyway.
-	entry := &audit.Entry{Event: e, MayWait: e.ReadOnly && !service}
+	entry := &audit.Entry{Event: e, MayWait: (e.ReadOnly || ev.outside && ev.Err != nil) && !service}
 	if source != SourceKMS {
 		return entry
 	}
@@ -636,9 +700,13 @@ func userIdentity(p identity.Principal) audit.UserIdentity {
 // whitelist renders the members of v (a pointer to a struct) that names
 // lists, as CloudTrail does: lowerCamelCase member names, zero values left
 // out, never a neverRecorded member or a []byte. Nil when nothing remains.
+// v may also be the url.Values of a query-protocol call.
 func whitelist(v any, names []string) map[string]any {
 	if v == nil || len(names) == 0 {
 		return nil
+	}
+	if q, ok := v.(url.Values); ok {
+		return whitelistQuery(q, names)
 	}
 	rv := reflect.ValueOf(v)
 	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
@@ -657,6 +725,27 @@ func whitelist(v any, names []string) map[string]any {
 				out = make(map[string]any, len(names))
 			}
 			out[f.name] = x
+		}
+	}
+	return out
+}
+
+// whitelistQuery renders the parameters of q that names lists (first
+// values only; list parameters such as Tags.member.N are never listed).
+func whitelistQuery(q url.Values, names []string) map[string]any {
+	var out map[string]any
+	for _, n := range names {
+		v := q.Get(n)
+		if v == "" || neverRecorded[n] {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(names))
+		}
+		if i, err := strconv.ParseInt(v, 10, 64); err == nil && queryNumbers[n] {
+			out[lowerFirst(n)] = i
+		} else {
+			out[lowerFirst(n)] = v
 		}
 	}
 	return out
@@ -765,12 +854,24 @@ func safeValue(v reflect.Value, depth int) (any, bool) {
 				continue
 			}
 			if x, ok := safeValue(v.Field(i), depth+1); ok {
-				out[lowerFirst(sf.Name)] = x
+				out[lowerFirst(memberName(sf))] = x
 			}
 		}
 		return out, len(out) > 0
 	}
 	return nil, false
+}
+
+// memberName is the wire name of a struct member: its XML element name
+// when it has one (the query protocol's results: "AccessKeyId", not
+// "AccessKeyID"), else its Go name.
+func memberName(sf reflect.StructField) string {
+	if tag, ok := sf.Tag.Lookup("xml"); ok {
+		if n, _, _ := strings.Cut(tag, ","); n != "" && !strings.ContainsAny(n, "> ") {
+			return n
+		}
+	}
+	return sf.Name
 }
 
 func lowerFirst(s string) string {

@@ -50,7 +50,9 @@
 // "strongroom.meta" (not a valid kind) holds the format version under
 // "format". Version 1 was the same without checksums; Open upgrades a
 // version 1 file in place, in one transaction. List seeks a cursor to its
-// start, so a page costs O(log n + page) whatever its depth.
+// start, so a page costs O(log n + page) whatever its depth. A scope's
+// bucket written in ascending id order (the audit trail) is packed full at
+// commit instead of split half full (see order).
 package bolt
 
 import (
@@ -101,6 +103,13 @@ type Options struct {
 	// grows with the file). Damage in records is still found when they are
 	// read.
 	SkipVerify bool
+	// LazyKinds are kinds whose records Open does not walk: bulk,
+	// append-only data such as the audit trail, which grows with every
+	// request and has its own verification (a hash chain). Their records
+	// are still checksummed and checked on every read, and bbolt's page
+	// check still covers their pages; only the per-record walk, whose cost
+	// would grow start-up time with the trail, skips them.
+	LazyKinds []store.Kind
 	// Verify is accepted for callers that ask for verification explicitly;
 	// Open verifies unless SkipVerify is set.
 	Verify bool
@@ -130,6 +139,8 @@ type Store struct {
 	path   string
 	closed atomic.Bool
 	fault  func(FaultPoint) error
+	// lazy are the kinds Open's record walk skips (Options.LazyKinds).
+	lazy map[string]bool
 	// fenced holds the error that stops all writes: a commit failed after
 	// reaching the file.
 	fenced atomic.Pointer[error]
@@ -194,7 +205,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, fault: opts.Fault}
+	s := &Store{db: db, path: path, fault: opts.Fault, lazy: map[string]bool{}}
+	for _, k := range opts.LazyKinds {
+		s.lazy[string(k)] = true
+	}
 	version, err := s.init()
 	if err != nil {
 		db.Close()
@@ -296,6 +310,10 @@ func openDB(path string, timeout time.Duration) (db *bbolt.DB, err error) {
 		},
 		Timeout:      timeout,
 		FreelistType: bbolt.FreelistMapType,
+		// NoFreelistSync stays off although it makes commits cheaper: a
+		// file without a free list is rebuilt at open by bbolt's page walk,
+		// which runs in a goroutine of its own, where a damaged page panics
+		// beyond recovery, before verify can report it.
 		// Map ahead, so that growing the file rarely waits for readers.
 		InitialMmapSize: 256 << 20,
 	})
@@ -473,7 +491,7 @@ func (s *Store) checkRecords(ctx context.Context, checksums bool) (err error) {
 	n := 0
 	err = s.db.View(func(btx *bbolt.Tx) error {
 		return btx.ForEach(func(kind []byte, kb *bbolt.Bucket) error {
-			if string(kind) == metaBucket {
+			if string(kind) == metaBucket || s.lazy[string(kind)] {
 				return nil
 			}
 			if err := checkKind(store.Kind(kind)); err != nil {
@@ -748,8 +766,9 @@ func (s *Store) runBatch(batch []*call) []result {
 			break
 		}
 		failed, ferr, panicked := -1, error(nil), false
+		ord := &order{}
 		for k, i := range pending {
-			if ferr, panicked = s.safeCall(batch[i].fn, btx); ferr != nil || panicked {
+			if ferr, panicked = s.safeCall(batch[i].fn, btx, ord); ferr != nil || panicked {
 				failed = k
 				break
 			}
@@ -776,8 +795,8 @@ func (s *Store) runBatch(batch []*call) []result {
 
 // safeCall runs fn on btx, turning a panic into panicked: the caller re-runs
 // that fn alone in its own goroutine, where the panic surfaces.
-func (s *Store) safeCall(fn func(store.Tx) error, btx *bbolt.Tx) (err error, panicked bool) {
-	t := &tx{s: s, btx: btx, writable: true}
+func (s *Store) safeCall(fn func(store.Tx) error, btx *bbolt.Tx, ord *order) (err error, panicked bool) {
+	t := &tx{s: s, btx: btx, writable: true, order: ord}
 	defer func() {
 		t.done = true
 		if r := recover(); r != nil {
@@ -793,7 +812,7 @@ func (s *Store) runSolo(fn func(store.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	t := &tx{s: s, btx: btx, writable: true}
+	t := &tx{s: s, btx: btx, writable: true, order: &order{}}
 	finished := false
 	defer func() {
 		t.done = true
@@ -928,7 +947,47 @@ type tx struct {
 	btx      *bbolt.Tx
 	writable bool
 	done     bool
+	// order is shared by the tx values of one bbolt write transaction (a
+	// group runs several fns in it): see order.
+	order *order
 }
+
+// order remembers, per bucket written in a write transaction, whether
+// every id put so far went after the bucket's last one (the audit trail,
+// its digests: ids that only grow), and the last of them. A bucket written
+// so is packed full when the transaction commits (bbolt's FillPercent 1.0)
+// instead of being split into half-full pages that would stay half empty:
+// half the pages to write at each commit, and half the file.
+type order struct {
+	last map[*bbolt.Bucket][]byte // nil value: not in append order
+}
+
+// note records that id is put in b.
+func (o *order) note(b *bbolt.Bucket, id string) {
+	if o.last == nil {
+		o.last = make(map[*bbolt.Bucket][]byte, 4)
+	}
+	last, seen := o.last[b]
+	switch {
+	case seen && last == nil:
+		return // out of order already
+	case !seen:
+		if k, _ := b.Cursor().Last(); k != nil && string(k) >= id {
+			o.last[b] = nil
+			return
+		}
+		last = make([]byte, 0, len(id)) // k is the file's memory: not ours to write
+	case string(last) >= id:
+		b.FillPercent = bbolt.DefaultFillPercent
+		o.last[b] = nil
+		return
+	}
+	b.FillPercent = maxFillPercent
+	o.last[b] = append(last[:0], id...)
+}
+
+// maxFillPercent is bbolt's upper bound of Bucket.FillPercent.
+const maxFillPercent = 1.0
 
 // scopeName maps a scope to its bucket name: non-empty and one-to-one.
 func scopeName(scope string) []byte {
@@ -1057,6 +1116,9 @@ func (t *tx) Put(kind store.Kind, scope, id string, value []byte) (err error) {
 // put stores value with its checksum, in a new slice: bbolt keeps the
 // slice until commit, and the caller may change value before then.
 func (t *tx) put(b *bbolt.Bucket, kind store.Kind, scope, id string, value []byte) error {
+	if t.order != nil {
+		t.order.note(b, id)
+	}
 	if err := b.Put([]byte(id), seal(kind, scope, id, value)); err != nil {
 		return fmt.Errorf("bolt: put: %w", err)
 	}

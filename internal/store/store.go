@@ -13,6 +13,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Errors returned by stores. Callers compare with errors.Is.
@@ -90,4 +91,36 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Close releases the store. Later calls return ErrClosed.
 	Close() error
+}
+
+// Limits of names, as documented on Kind and Tx.
+const (
+	MaxKindLen = 64
+	MaxNameLen = 1024
+)
+
+// ErrInvalid is wrapped by CheckName's errors: a kind, scope or id outside
+// the documented limits. Backends refuse such writes and store nothing.
+var ErrInvalid = errors.New("invalid record name")
+
+// CheckName validates a record's kind, scope and id as every backend must.
+// An empty id is allowed only when id is not needed (List): pass
+// needID=false. prefix names the backend in the error ("bolt").
+func CheckName(prefix string, kind Kind, scope, id string, needID bool) error {
+	ok := kind != "" && len(kind) <= MaxKindLen
+	for i := 0; ok && i < len(kind); i++ {
+		c := kind[i]
+		ok = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+	}
+	switch {
+	case !ok:
+		return fmt.Errorf("%s: %w: kind %q: want 1 to %d bytes of [a-z0-9_-]", prefix, ErrInvalid, kind, MaxKindLen)
+	case len(scope) > MaxNameLen:
+		return fmt.Errorf("%s: %w: scope of %d bytes, more than %d", prefix, ErrInvalid, len(scope), MaxNameLen)
+	case id == "" && needID:
+		return fmt.Errorf("%s: %w: empty id", prefix, ErrInvalid)
+	case len(id) > MaxNameLen:
+		return fmt.Errorf("%s: %w: id of %d bytes, more than %d", prefix, ErrInvalid, len(id), MaxNameLen)
+	}
+	return nil
 }

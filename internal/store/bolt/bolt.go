@@ -161,8 +161,6 @@ const (
 	metaBucket = "strongroom.meta"
 	formatKey  = "format"
 	maxBatch   = 128
-	maxKindLen = 64
-	maxLen     = 1024
 )
 
 var (
@@ -1164,34 +1162,9 @@ func (t *tx) check(write bool, kind store.Kind, scope, id string) error {
 	if write && !t.writable {
 		return errReadOnly
 	}
-	if err := checkKind(kind); err != nil {
-		return err
-	}
-	if len(scope) > maxLen {
-		return fmt.Errorf("bolt: scope of %d bytes, more than %d", len(scope), maxLen)
-	}
-	if id == "" {
-		if write {
-			return errors.New("bolt: empty id")
-		}
-		return nil // List, which takes no id
-	}
-	if len(id) > maxLen {
-		return fmt.Errorf("bolt: id of %d bytes, more than %d", len(id), maxLen)
-	}
-	return nil
+	return store.CheckName("bolt", kind, scope, id, write)
 }
 
 // checkKind enforces store.Kind's documented alphabet, which also keeps
 // kinds apart from the meta bucket's name.
-func checkKind(k store.Kind) error {
-	ok := k != "" && len(k) <= maxKindLen
-	for i := 0; ok && i < len(k); i++ {
-		c := k[i]
-		ok = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
-	}
-	if !ok {
-		return fmt.Errorf("bolt: invalid kind %q: want 1 to %d bytes of [a-z0-9_-]", k, maxKindLen)
-	}
-	return nil
-}
+func checkKind(k store.Kind) error { return store.CheckName("bolt", k, "", "", false) }

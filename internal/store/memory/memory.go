@@ -14,7 +14,6 @@ package memory
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -227,22 +226,7 @@ func (t *tx) check(write bool, kind store.Kind, scope, id string) error {
 	if write && !t.writable {
 		return errReadOnly
 	}
-	if err := checkKind(kind); err != nil {
-		return err
-	}
-	if len(scope) > maxLen {
-		return fmt.Errorf("memory: scope of %d bytes, more than %d", len(scope), maxLen)
-	}
-	if id == "" {
-		if write {
-			return errors.New("memory: empty id")
-		}
-		return nil // List, which takes no id
-	}
-	if len(id) > maxLen {
-		return fmt.Errorf("memory: id of %d bytes, more than %d", len(id), maxLen)
-	}
-	return nil
+	return store.CheckName("memory", kind, scope, id, write)
 }
 
 // insert sets id to v in tk, keeping ids sorted.
@@ -276,21 +260,5 @@ func (s *Store) remove(tk tableKey, id string) {
 	}
 }
 
-const (
-	maxKindLen = 64
-	maxLen     = 1024
-)
-
 // checkKind enforces store.Kind's documented alphabet.
-func checkKind(k store.Kind) error {
-	if k == "" || len(k) > maxKindLen {
-		return fmt.Errorf("memory: invalid kind %q: want 1 to %d bytes of [a-z0-9_-]", k, maxKindLen)
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return fmt.Errorf("memory: invalid kind %q: want 1 to %d bytes of [a-z0-9_-]", k, maxKindLen)
-		}
-	}
-	return nil
-}
+func checkKind(k store.Kind) error { return store.CheckName("memory", k, "", "", false) }

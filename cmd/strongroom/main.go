@@ -87,6 +87,9 @@ type serveFlags struct {
 	account      string
 	encryptLimit int
 	logLevel     string
+	// storeCheck is "full" or "quick": how much of the embedded store is
+	// verified at start.
+	storeCheck string
 	// awsManagedRotationDays is how often AWS managed keys rotate.
 	awsManagedRotationDays int
 	net                    netFlags        // cluster.go: store, TLS, regions, quotas
@@ -105,6 +108,9 @@ func parseServeFlags(args []string, dev bool) (*serveFlags, error) {
 	fs.StringVar(&f.account, "account", envOr("STRONGROOM_ACCOUNT", "111122223333"), "bootstrap account id (12 digits)")
 	fs.IntVar(&f.encryptLimit, "encrypt-limit", envInt("STRONGROOM_ENCRYPT_LIMIT", 1<<20), "largest Encrypt plaintext in bytes (the chapter's 1 MiB by default; 4096 for AWS's limit)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("STRONGROOM_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	if !dev {
+		fs.StringVar(&f.storeCheck, "store-check", envOr("STRONGROOM_STORE_CHECK", "full"), "what the embedded store checks at start: full (every page and record checksum; time and memory grow with the file) or quick (file size only; records are still checked when read)")
+	}
 	fs.IntVar(&f.awsManagedRotationDays, "aws-managed-rotation-days", envInt("STRONGROOM_AWS_MANAGED_ROTATION_DAYS", 1095), "rotation period of AWS managed keys: the chapter's 1095 days (about three years), or 365 as AWS does today")
 	if !dev {
 		fs.StringVar(&f.dataDir, "data-dir", envOr("STRONGROOM_DATA_DIR", "./strongroom-data"), "data directory")
@@ -123,6 +129,9 @@ func parseServeFlags(args []string, dev bool) (*serveFlags, error) {
 	}
 	if len(f.account) != 12 || !strings12Digits(f.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, got %q", f.account)
+	}
+	if !dev && f.storeCheck != "full" && f.storeCheck != "quick" {
+		return nil, fmt.Errorf("--store-check must be full or quick, got %q", f.storeCheck)
 	}
 	if f.encryptLimit < 1 {
 		return nil, fmt.Errorf("--encrypt-limit must be positive")
@@ -220,7 +229,7 @@ func serve(args []string, dev bool) error {
 			// The audit trail grows with every request and has its own hash
 			// chain: Open's record walk skips it so start-up time does not
 			// grow with the trail (its records are still checked on read).
-			st, err = bolt.Open(f.dataDir, bolt.Options{LazyKinds: []store.Kind{store.KindAudit, store.KindAuditDigest, store.KindKeyUsage}})
+			st, err = bolt.Open(f.dataDir, bolt.Options{SkipVerify: f.storeCheck == "quick", LazyKinds: []store.Kind{store.KindAudit, store.KindAuditDigest, store.KindKeyUsage}})
 			if err != nil {
 				return err
 			}

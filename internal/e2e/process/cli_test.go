@@ -1,7 +1,10 @@
 package process
 
 import (
+	"bytes"
 	"context"
+	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"os"
@@ -116,5 +119,67 @@ func TestAccountCreate(t *testing.T) {
 	// The same id twice is refused.
 	if out, err := run(testAKID, testSecret, "--account-id", "444455556666"); err == nil {
 		t.Fatalf("account id reused:\n%s", out)
+	}
+}
+
+// TestQuickStoreCheck: with --store-check quick, serve starts without
+// walking the file, but a damaged record is still never served — it fails
+// when read — and a truncated file is still refused at start.
+func TestQuickStoreCheck(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, dir, envCreds)
+	ctx := context.Background()
+	c := s.client(testAKID, testSecret)
+	marker := "quick-check-marker-description"
+	ck, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: &marker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+	path := filepath.Join(dir, "strongroom.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage every copy (the key record, and the audit record of CreateKey).
+	n := 0
+	for i := bytes.Index(b, []byte(marker)); i >= 0; i = bytes.Index(b, []byte(marker)) {
+		b[i] ^= 0x01
+		n++
+	}
+	if n == 0 {
+		t.Fatal("description not found in the store file")
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = start(t, dir, envCreds, "--store-check", "quick")
+	_, err = s.client(testAKID, testSecret).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: ck.KeyMetadata.KeyId})
+	if err == nil || !strings.Contains(err.Error(), "KMSInternalException") {
+		t.Fatalf("a damaged key record was served under --store-check quick: %v", err)
+	}
+	if !strings.Contains(s.stderr.String(), "strongroom.db") {
+		t.Errorf("the log does not name the damaged file:\n%s", s.stderr)
+	}
+	s.kill()
+	// The default full check refuses the same file at start.
+	ctx20, cancel20 := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel20()
+	cmd := exec.CommandContext(ctx20, binary, "serve", "--listen", freePort(t), "--data-dir", dir)
+	cmd.Env = append(os.Environ(), envCreds...)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "strongroom.db") {
+		t.Fatalf("full check: err %v\n%s", err, out)
+	}
+	// A truncated file is refused even by the quick check.
+	if err := os.Truncate(path, int64(highWater(t, dir)/2)); err != nil {
+		t.Fatal(err)
+	}
+	ctx5, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	cmd = exec.CommandContext(ctx5, binary, "serve", "--listen", freePort(t), "--data-dir", dir, "--store-check", "quick")
+	cmd.Env = append(os.Environ(), envCreds...)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "strongroom.db") {
+		t.Fatalf("quick check on a truncated file: err %v\n%s", err, out)
 	}
 }

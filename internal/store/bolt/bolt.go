@@ -100,8 +100,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// SkipVerify skips the walk over the whole file that Open does by
 	// default (bbolt's page check and every record's checksum, a cost that
-	// grows with the file). Damage in records is still found when they are
-	// read.
+	// grows with the file, and which brings the whole file into memory).
+	// Open still refuses a truncated file, and damage in records is still
+	// found when they are read: nothing damaged is served.
 	SkipVerify bool
 	// LazyKinds are kinds whose records Open does not walk: bulk,
 	// append-only data such as the audit trail, which grows with every
@@ -219,6 +220,10 @@ func Open(dir string, opts Options) (*Store, error) {
 			db.Close()
 			return nil, err
 		}
+	} else if err := s.checkSize(); err != nil {
+		// The quick check: a file cut short is refused at once.
+		db.Close()
+		return nil, err
 	}
 	if version < FormatVersion {
 		if err := s.upgrade(); err != nil {

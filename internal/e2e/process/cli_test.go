@@ -159,10 +159,10 @@ func TestQuickStoreCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "KMSInternalException") {
 		t.Fatalf("a damaged key record was served under --store-check quick: %v", err)
 	}
+	s.kill() // before reading its stderr, which the process writes
 	if !strings.Contains(s.stderr.String(), "strongroom.db") {
 		t.Errorf("the log does not name the damaged file:\n%s", s.stderr)
 	}
-	s.kill()
 	// The default full check refuses the same file at start.
 	ctx20, cancel20 := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel20()

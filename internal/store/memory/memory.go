@@ -259,6 +259,3 @@ func (s *Store) remove(tk tableKey, id string) {
 		delete(s.tables, tk)
 	}
 }
-
-// checkKind enforces store.Kind's documented alphabet.
-func checkKind(k store.Kind) error { return store.CheckName("memory", k, "", "", false) }

@@ -120,4 +120,69 @@ expect_error("AccessDeniedException", bob.encrypt, KeyId=kid, Plaintext=b"x")
 iam.put_user_policy(UserName="bob", PolicyName="enc", PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}')
 bob.encrypt(KeyId=kid, Plaintext=b"x")
 
+# Asymmetric keys: sign with the service, verify with the service.
+sk = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+assert sk["SigningAlgorithms"] == ["ECDSA_SHA_256"], sk
+pub = kms.get_public_key(KeyId=sk["KeyId"])
+assert pub["KeySpec"] == "ECC_NIST_P256" and len(pub["PublicKey"]) > 60
+sig = kms.sign(KeyId=sk["KeyId"], Message=b"msg", MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+assert kms.verify(KeyId=sk["KeyId"], Message=b"msg", MessageType="RAW", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"]
+expect_error("KMSInvalidSignatureException", kms.verify, KeyId=sk["KeyId"], Message=b"other", MessageType="RAW", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")
+expect_error("InvalidKeyUsageException", kms.encrypt, KeyId=sk["KeyId"], Plaintext=b"x")
+rk = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+ct = kms.encrypt(KeyId=rk["KeyId"], Plaintext=b"rsa", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
+assert kms.decrypt(KeyId=rk["KeyId"], CiphertextBlob=ct, EncryptionAlgorithm="RSAES_OAEP_SHA_256")["Plaintext"] == b"rsa"
+hk = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+mac = kms.generate_mac(KeyId=hk["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
+assert kms.verify_mac(KeyId=hk["KeyId"], Message=b"m", Mac=mac, MacAlgorithm="HMAC_SHA_256")["MacValid"]
+pair = kms.generate_data_key_pair(KeyId=kid, KeyPairSpec="ECC_NIST_P256")
+assert pair["KeyPairSpec"] == "ECC_NIST_P256" and pair["PrivateKeyPlaintext"] and pair["PublicKey"]
+
+# Rotation.
+st = kms.get_key_rotation_status(KeyId=kid)
+assert st["KeyRotationEnabled"] is False, st
+kms.enable_key_rotation(KeyId=kid, RotationPeriodInDays=90)
+st = kms.get_key_rotation_status(KeyId=kid)
+assert st["KeyRotationEnabled"] is True and st["RotationPeriodInDays"] == 90, st
+old = kms.encrypt(KeyId=kid, Plaintext=b"before rotation")["CiphertextBlob"]
+kms.rotate_key_on_demand(KeyId=kid)
+rots = kms.list_key_rotations(KeyId=kid)["Rotations"]
+assert len(rots) == 1 and rots[0]["RotationType"] == "ON_DEMAND", rots
+assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"before rotation"
+expect_error("UnsupportedOperationException", kms.enable_key_rotation, KeyId=sk["KeyId"])
+
+# AWS managed keys appear on first use and cannot be changed.
+m = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+assert m["KeyManager"] == "AWS", m
+assert any(a["AliasName"] == "alias/aws/s3" and a.get("TargetKeyId") == m["KeyId"] for a in kms.list_aliases()["Aliases"])
+try:
+    kms.schedule_key_deletion(KeyId=m["KeyId"])
+    raise AssertionError("an AWS managed key was scheduled for deletion")
+except ClientError as e:
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] < 500, e.response
+
+# Multi-Region keys.
+mrk = kms.create_key(MultiRegion=True)["KeyMetadata"]
+assert mrk["KeyId"].startswith("mrk-") and mrk["MultiRegion"] is True
+kms.replicate_key(KeyId=mrk["KeyId"], ReplicaRegion="eu-west-1")
+blob = kms.encrypt(KeyId=mrk["KeyId"], Plaintext=b"everywhere")["CiphertextBlob"]
+assert kms_eu.decrypt(CiphertextBlob=blob)["Plaintext"] == b"everywhere"
+
+# The audit trail answers CloudTrail's LookupEvents.
+ct = boto3.client("cloudtrail", endpoint_url=endpoint, region_name="us-east-1", config=cfg)
+evs = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateAlias"}])["Events"]
+assert evs and evs[0]["EventName"] == "CreateAlias", evs
+
+# Key references of every form.
+alias_arn = key["Arn"].replace(":key/" + kid, ":alias/boto3")
+assert kms.encrypt(KeyId=alias_arn, Plaintext=b"a")["KeyId"] == key["Arn"]
+assert kms.describe_key(KeyId=key["Arn"])["KeyMetadata"]["KeyId"] == kid
+expect_error("TagException", kms.tag_resource, KeyId=kid, Tags=[{"TagKey": "aws:x", "TagValue": "y"}])
+pol = '{"Version":"2012-10-17","Statement":[{"Sid":"root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}'
+kms.put_key_policy(KeyId=kid, PolicyName="default", Policy=pol)
+assert kms.get_key_policy(KeyId=kid, PolicyName="default")["Policy"] == pol
+expect_error("MalformedPolicyDocumentException", kms.put_key_policy, KeyId=kid, PolicyName="default", Policy="{not json")
+lu = kms.get_key_last_usage(KeyId=kid)
+assert lu["KeyId"].endswith(kid), lu
+
 print("BOTO3-OK")

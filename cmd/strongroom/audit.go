@@ -84,25 +84,33 @@ func parseRetention(s string) (time.Duration, error) {
 }
 
 func auditCmd(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, auditUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "export":
-		return auditExport(args[1:], os.Stdout)
-	case "verify":
-		return auditVerify(args[1:], os.Stdout)
-	case "help", "-h", "--help":
-		fmt.Print(auditUsage)
-		return nil
-	}
-	fmt.Fprintf(os.Stderr, "strongroom audit: unknown command %q\n\n%s", args[0], auditUsage)
-	return errUsage
+	return subcommand("audit", auditUsage, args, map[string]func([]string, io.Writer) error{
+		"export": auditExport,
+		"verify": auditVerify,
+	})
 }
 
 // errUsage: the usage was printed; exit 2.
 var errUsage = errors.New("usage")
+
+// subcommand runs the subcommand of `strongroom name` that args name, with
+// the rest of args, writing to standard output; help prints usage.
+func subcommand(name, usage string, args []string, cmds map[string]func([]string, io.Writer) error) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errUsage
+	}
+	if run, ok := cmds[args[0]]; ok {
+		return run(args[1:], os.Stdout)
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "strongroom %s: unknown command %q\n\n%s", name, args[0], usage)
+	return errUsage
+}
 
 // adminFlags are the flags of commands that call a running server.
 type adminFlags struct {
@@ -113,6 +121,31 @@ type adminFlags struct {
 func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpoint, "endpoint", envOr("STRONGROOM_ENDPOINT", ""), "the server's endpoint URL (http://127.0.0.1:4599)")
 	fs.StringVar(&f.region, "region", "", "region to sign for (default: AWS_REGION, the profile's region, or us-east-1)")
+}
+
+// newAdminFlagSet returns the flag set of the admin command name, with the
+// admin flags registered on it.
+func newAdminFlagSet(name string) (*flag.FlagSet, *adminFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	af := new(adminFlags)
+	af.register(fs)
+	return fs, af
+}
+
+// parseNoOperands parses args with fs for a command that takes flags only.
+// done is true when the command must return err at once: nil after -h,
+// errUsage on a bad flag, an error on an operand.
+func parseNoOperands(fs *flag.FlagSet, args []string) (done bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return true, errUsage
+	}
+	if fs.NArg() > 0 {
+		return true, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return false, nil
 }
 
 // trailClient calls the admin API of the audit trail and the bill: AWS
@@ -161,19 +194,11 @@ func parseTime(s string) (time.Time, error) {
 }
 
 func auditExport(args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
-	var af adminFlags
-	af.register(fs)
+	fs, af := newAdminFlagSet("audit export")
 	start := fs.String("start", "", "first eventTime exported")
 	end := fs.String("end", "", "last eventTime exported")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if done, err := parseNoOperands(fs, args); done {
+		return err
 	}
 	var in struct { // times in epoch seconds, as AWS JSON 1.1 sends them
 		StartTime *int64  `json:",omitempty"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,37 +23,19 @@ const billingUsage = `Usage:
 `
 
 func billingCmd(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, billingUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "report":
-		return billingReport(args[1:], os.Stdout)
-	case "help", "-h", "--help":
-		fmt.Print(billingUsage)
-		return nil
-	}
-	fmt.Fprintf(os.Stderr, "strongroom billing: unknown command %q\n\n%s", args[0], billingUsage)
-	return errUsage
+	return subcommand("billing", billingUsage, args, map[string]func([]string, io.Writer) error{
+		"report": billingReport,
+	})
 }
 
 func billingReport(args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("billing report", flag.ContinueOnError)
-	var af adminFlags
-	af.register(fs)
+	fs, af := newAdminFlagSet("billing report")
 	account := fs.String("account", "", "the account billed (default: the caller's)")
 	month := fs.String("month", "", "the month billed, YYYY-MM (default: the current month)")
 	asJSON := fs.Bool("json", false, "print the bill as JSON")
 	prices := fs.String("prices", "", "JSON file of price table members to use instead of the server's")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if done, err := parseNoOperands(fs, args); done {
+		return err
 	}
 	var in struct {
 		AccountId  *string         `json:",omitempty"`

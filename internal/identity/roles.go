@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,19 +69,9 @@ func readRole(tx store.Tx, account, name string) (*roleRecord, error) {
 }
 
 func (d *Directory) roleARN(ctx context.Context, account, name string) (string, *roleRecord, error) {
-	var r *roleRecord
-	err := d.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		r, err = readRole(tx, account, name)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return arn.Role(account, "/", name), nil, nil
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	return arn.Role(account, r.Path, r.Name), r, nil
+	target, rec, err := d.entityARN(ctx, roleEntity, account, name)
+	r, _ := rec.(*roleRecord)
+	return target, r, err
 }
 
 // ParseTrustPolicy parses a role's trust policy (AssumeRolePolicyDocument):
@@ -243,7 +231,7 @@ func (d *Directory) CreateRole(ctx context.Context, c Caller, in RoleInput) (Rol
 	if err != nil {
 		return Role{}, err
 	}
-	d.dropPolicies("role/" + account + "/" + fold(in.Name))
+	d.dropPolicies(roleEntity.cacheKey(account, in.Name))
 	return r.role(account), nil
 }
 
@@ -308,148 +296,27 @@ func (d *Directory) ListRoles(ctx context.Context, c Caller, pathPrefix, marker 
 // inline policies is refused with DeleteConflict, as in IAM. Sessions of
 // the role keep authenticating until they expire, but with no policies.
 func (d *Directory) DeleteRole(ctx context.Context, c Caller, name string) error {
-	if err := checkName("roleName", name, 64); err != nil {
-		return err
-	}
-	account := c.Principal.Account
-	target, _, err := d.roleARN(ctx, account, name)
-	if err != nil {
-		return err
-	}
-	if err := d.authorize(ctx, c, "iam:DeleteRole", target); err != nil {
-		return err
-	}
-	err = d.st.Update(ctx, func(tx store.Tx) error {
-		r, err := readRole(tx, account, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoSuchRole(name)
-		}
-		if err != nil {
-			return err
-		}
-		if len(r.Policies) > 0 {
-			return newError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
-		}
-		return tx.Delete(kindRole, account, fold(name))
-	})
-	d.dropPolicies("role/" + account + "/" + fold(name))
-	return err
+	return d.deleteEntity(ctx, c, roleEntity, name, nil)
 }
 
 // PutRolePolicy adds or replaces the inline policy policyName of the role.
 func (d *Directory) PutRolePolicy(ctx context.Context, c Caller, roleName, policyName, doc string) error {
-	if err := checkName("roleName", roleName, 64); err != nil {
-		return err
-	}
-	if err := checkName("policyName", policyName, 128); err != nil {
-		return err
-	}
-	account := c.Principal.Account
-	target, _, err := d.roleARN(ctx, account, roleName)
-	if err != nil {
-		return err
-	}
-	if err := d.authorize(ctx, c, "iam:PutRolePolicy", target); err != nil {
-		return err
-	}
-	if err := checkIdentityPolicy(doc); err != nil {
-		return err
-	}
-	err = d.st.Update(ctx, func(tx store.Tx) error {
-		r, err := readRole(tx, account, roleName)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoSuchRole(roleName)
-		}
-		if err != nil {
-			return err
-		}
-		r.Policies, err = setInlinePolicy(r.Policies, policyName, doc, maxRolePolicyChars, "role "+r.Name)
-		if err != nil {
-			return err
-		}
-		return putJSON(tx, kindRole, account, fold(roleName), r)
-	})
-	d.dropPolicies("role/" + account + "/" + fold(roleName))
-	return err
+	return d.putInlinePolicy(ctx, c, roleEntity, roleName, policyName, doc)
 }
 
 // GetRolePolicy returns the inline policy document policyName of the role,
 // as it was put, and the role's name as stored.
 func (d *Directory) GetRolePolicy(ctx context.Context, c Caller, roleName, policyName string) (role, doc string, err error) {
-	if err := checkName("roleName", roleName, 64); err != nil {
-		return "", "", err
-	}
-	if err := checkName("policyName", policyName, 128); err != nil {
-		return "", "", err
-	}
-	target, r, err := d.roleARN(ctx, c.Principal.Account, roleName)
-	if err != nil {
-		return "", "", err
-	}
-	if err := d.authorize(ctx, c, "iam:GetRolePolicy", target); err != nil {
-		return "", "", err
-	}
-	if r == nil {
-		return "", "", errNoSuchRole(roleName)
-	}
-	doc, ok := r.Policies[policyName]
-	if !ok {
-		return "", "", newError(CodeNoSuchEntity, "The role policy with name %s cannot be found.", policyName)
-	}
-	return r.Name, doc, nil
+	return d.getInlinePolicy(ctx, c, roleEntity, roleName, policyName)
 }
 
 // DeleteRolePolicy deletes the inline policy policyName of the role.
 func (d *Directory) DeleteRolePolicy(ctx context.Context, c Caller, roleName, policyName string) error {
-	if err := checkName("roleName", roleName, 64); err != nil {
-		return err
-	}
-	if err := checkName("policyName", policyName, 128); err != nil {
-		return err
-	}
-	account := c.Principal.Account
-	target, _, err := d.roleARN(ctx, account, roleName)
-	if err != nil {
-		return err
-	}
-	if err := d.authorize(ctx, c, "iam:DeleteRolePolicy", target); err != nil {
-		return err
-	}
-	err = d.st.Update(ctx, func(tx store.Tx) error {
-		r, err := readRole(tx, account, roleName)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoSuchRole(roleName)
-		}
-		if err != nil {
-			return err
-		}
-		if _, ok := r.Policies[policyName]; !ok {
-			return newError(CodeNoSuchEntity, "The role policy with name %s cannot be found.", policyName)
-		}
-		r.Policies = maps.Clone(r.Policies)
-		delete(r.Policies, policyName)
-		return putJSON(tx, kindRole, account, fold(roleName), r)
-	})
-	d.dropPolicies("role/" + account + "/" + fold(roleName))
-	return err
+	return d.deleteInlinePolicy(ctx, c, roleEntity, roleName, policyName)
 }
 
 // ListRolePolicies lists the names of the role's inline policies, sorted,
 // a page at a time.
 func (d *Directory) ListRolePolicies(ctx context.Context, c Caller, roleName, marker string, maxItems int) (names []string, next string, err error) {
-	if err := checkName("roleName", roleName, 64); err != nil {
-		return nil, "", err
-	}
-	target, r, err := d.roleARN(ctx, c.Principal.Account, roleName)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := d.authorize(ctx, c, "iam:ListRolePolicies", target); err != nil {
-		return nil, "", err
-	}
-	if r == nil {
-		return nil, "", errNoSuchRole(roleName)
-	}
-	names, next = pageNames(slices.Collect(maps.Keys(r.Policies)), marker, clampMaxItems(maxItems))
-	return names, next, nil
+	return d.listInlinePolicies(ctx, c, roleEntity, roleName, marker, maxItems)
 }

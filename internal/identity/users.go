@@ -3,8 +3,6 @@ package identity
 import (
 	"context"
 	"errors"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -66,19 +64,9 @@ func readUser(tx store.Tx, account, name string) (*userRecord, error) {
 // userARN returns the ARN of the user name in account as authorization
 // sees it: with the user's path if it exists, "/" otherwise.
 func (d *Directory) userARN(ctx context.Context, account, name string) (string, *userRecord, error) {
-	var u *userRecord
-	err := d.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		u, err = readUser(tx, account, name)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return arn.User(account, "/", name), nil, nil
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	return arn.User(account, u.Path, u.Name), u, nil
+	target, rec, err := d.entityARN(ctx, userEntity, account, name)
+	u, _ := rec.(*userRecord)
+	return target, u, err
 }
 
 // CreateUser creates the IAM user name (path "" is "/") in c's account.
@@ -103,7 +91,7 @@ func (d *Directory) CreateUser(ctx context.Context, c Caller, name, path string)
 	if err != nil {
 		return User{}, err
 	}
-	d.dropPolicies("user/" + account + "/" + fold(name))
+	d.dropPolicies(userEntity.cacheKey(account, name))
 	return u.user(account), nil
 }
 
@@ -196,25 +184,8 @@ func (d *Directory) ListUsers(ctx context.Context, c Caller, pathPrefix, marker 
 // DeleteUser deletes the user name of c's account. As in IAM, a user that
 // still has access keys or inline policies is refused with DeleteConflict.
 func (d *Directory) DeleteUser(ctx context.Context, c Caller, name string) error {
-	if err := checkName("userName", name, 64); err != nil {
-		return err
-	}
 	account := c.Principal.Account
-	target, _, err := d.userARN(ctx, account, name)
-	if err != nil {
-		return err
-	}
-	if err := d.authorize(ctx, c, "iam:DeleteUser", target); err != nil {
-		return err
-	}
-	err = d.st.Update(ctx, func(tx store.Tx) error {
-		u, err := readUser(tx, account, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoSuchUser(name)
-		}
-		if err != nil {
-			return err
-		}
+	return d.deleteEntity(ctx, c, userEntity, name, func(tx store.Tx) error {
 		keys, err := tx.List(kindOwnedKey, ownedScope(account, ownerUser(name)), "", 1)
 		if err != nil {
 			return err
@@ -222,129 +193,28 @@ func (d *Directory) DeleteUser(ctx context.Context, c Caller, name string) error
 		if len(keys) > 0 {
 			return newError(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
 		}
-		if len(u.Policies) > 0 {
-			return newError(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
-		}
-		return tx.Delete(kindUser, account, fold(name))
+		return nil
 	})
-	d.dropPolicies("user/" + account + "/" + fold(name))
-	return err
 }
 
 // PutUserPolicy adds or replaces the inline policy policyName of the user.
 func (d *Directory) PutUserPolicy(ctx context.Context, c Caller, userName, policyName, doc string) error {
-	if err := checkName("userName", userName, 64); err != nil {
-		return err
-	}
-	if err := checkName("policyName", policyName, 128); err != nil {
-		return err
-	}
-	account := c.Principal.Account
-	target, _, err := d.userARN(ctx, account, userName)
-	if err != nil {
-		return err
-	}
-	if err := d.authorize(ctx, c, "iam:PutUserPolicy", target); err != nil {
-		return err
-	}
-	if err := checkIdentityPolicy(doc); err != nil {
-		return err
-	}
-	err = d.st.Update(ctx, func(tx store.Tx) error {
-		u, err := readUser(tx, account, userName)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoSuchUser(userName)
-		}
-		if err != nil {
-			return err
-		}
-		u.Policies, err = setInlinePolicy(u.Policies, policyName, doc, maxUserPolicyChars, "user "+u.Name)
-		if err != nil {
-			return err
-		}
-		return putJSON(tx, kindUser, account, fold(userName), u)
-	})
-	d.dropPolicies("user/" + account + "/" + fold(userName))
-	return err
+	return d.putInlinePolicy(ctx, c, userEntity, userName, policyName, doc)
 }
 
 // GetUserPolicy returns the inline policy document policyName of the user,
 // as it was put, and the user's name as stored.
 func (d *Directory) GetUserPolicy(ctx context.Context, c Caller, userName, policyName string) (user, doc string, err error) {
-	if err := checkName("userName", userName, 64); err != nil {
-		return "", "", err
-	}
-	if err := checkName("policyName", policyName, 128); err != nil {
-		return "", "", err
-	}
-	target, u, err := d.userARN(ctx, c.Principal.Account, userName)
-	if err != nil {
-		return "", "", err
-	}
-	if err := d.authorize(ctx, c, "iam:GetUserPolicy", target); err != nil {
-		return "", "", err
-	}
-	if u == nil {
-		return "", "", errNoSuchUser(userName)
-	}
-	doc, ok := u.Policies[policyName]
-	if !ok {
-		return "", "", newError(CodeNoSuchEntity, "The user policy with name %s cannot be found.", policyName)
-	}
-	return u.Name, doc, nil
+	return d.getInlinePolicy(ctx, c, userEntity, userName, policyName)
 }
 
 // DeleteUserPolicy deletes the inline policy policyName of the user.
 func (d *Directory) DeleteUserPolicy(ctx context.Context, c Caller, userName, policyName string) error {
-	if err := checkName("userName", userName, 64); err != nil {
-		return err
-	}
-	if err := checkName("policyName", policyName, 128); err != nil {
-		return err
-	}
-	account := c.Principal.Account
-	target, _, err := d.userARN(ctx, account, userName)
-	if err != nil {
-		return err
-	}
-	if err := d.authorize(ctx, c, "iam:DeleteUserPolicy", target); err != nil {
-		return err
-	}
-	err = d.st.Update(ctx, func(tx store.Tx) error {
-		u, err := readUser(tx, account, userName)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoSuchUser(userName)
-		}
-		if err != nil {
-			return err
-		}
-		if _, ok := u.Policies[policyName]; !ok {
-			return newError(CodeNoSuchEntity, "The user policy with name %s cannot be found.", policyName)
-		}
-		u.Policies = maps.Clone(u.Policies)
-		delete(u.Policies, policyName)
-		return putJSON(tx, kindUser, account, fold(userName), u)
-	})
-	d.dropPolicies("user/" + account + "/" + fold(userName))
-	return err
+	return d.deleteInlinePolicy(ctx, c, userEntity, userName, policyName)
 }
 
 // ListUserPolicies lists the names of the user's inline policies, sorted,
 // from after marker, at most maxItems; next is the marker of the next page.
 func (d *Directory) ListUserPolicies(ctx context.Context, c Caller, userName, marker string, maxItems int) (names []string, next string, err error) {
-	if err := checkName("userName", userName, 64); err != nil {
-		return nil, "", err
-	}
-	target, u, err := d.userARN(ctx, c.Principal.Account, userName)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := d.authorize(ctx, c, "iam:ListUserPolicies", target); err != nil {
-		return nil, "", err
-	}
-	if u == nil {
-		return nil, "", errNoSuchUser(userName)
-	}
-	names, next = pageNames(slices.Collect(maps.Keys(u.Policies)), marker, clampMaxItems(maxItems))
-	return names, next, nil
+	return d.listInlinePolicies(ctx, c, userEntity, userName, marker, maxItems)
 }

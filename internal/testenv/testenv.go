@@ -8,10 +8,13 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -98,7 +101,7 @@ func (e *Env) AWSConfig(creds app.Credentials, region string) aws.Config {
 		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(e.Endpoint),
 		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      func() aws.Retryer { return TransportRetryer() },
 	}
 }
 
@@ -110,6 +113,24 @@ func (e *Env) KMS() *kms.Client { return e.KMSAs(e.Root, Region) }
 func (e *Env) KMSAs(creds app.Credentials, region string) *kms.Client {
 	cfg := e.AWSConfig(creds, region)
 	return kms.NewFromConfig(cfg, func(o *kms.Options) {
-		o.Retryer = aws.NopRetryer{}
+		o.Retryer = TransportRetryer()
+	})
+}
+
+// TransportRetryer retries a call only when the client's own connection
+// was closed under it ("use of closed network connection": a race between
+// net/http's idle-connection handling and the SDK, seen on loaded machines,
+// not a server answer). Every AWS error, 4xx or 5xx, reaches the test as it
+// came, so tests keep asserting exactly what the server said.
+func TransportRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.RateLimiter = ratelimit.None
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if err != nil && strings.Contains(err.Error(), "use of closed network connection") {
+				return aws.TrueTernary
+			}
+			return aws.FalseTernary
+		})}
 	})
 }

@@ -266,3 +266,26 @@ func TestCrossAccount(t *testing.T) {
 	_, err = o.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &keyArn})
 	wantAPIError(t, err, "AccessDeniedException", 400)
 }
+
+// TestMultiRegionKeyTypeCondition: kms:MultiRegionKeyType is PRIMARY on a
+// primary key and REPLICA on its replicas, so a policy can deny, say,
+// encryption with replicas.
+func TestMultiRegionKeyTypeCondition(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	root := env.KMS()
+	pol := `{"Version":"2012-10-17","Statement":[
+	  {"Sid":"root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + testenv.Account + `:root"},"Action":"kms:*","Resource":"*"},
+	  {"Sid":"noreplica","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:MultiRegionKeyType":"REPLICA"}}}]}`
+	k, err := root.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true), Policy: aws.String(pol)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: k.KeyMetadata.KeyId, ReplicaRegion: aws.String("eu-west-1"), Policy: aws.String(pol)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("x")}); err != nil {
+		t.Fatalf("the primary is not a replica: %v", err)
+	}
+	_, err = env.KMSAs(env.Root, "eu-west-1").Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("x")})
+	wantAPIError(t, err, "AccessDeniedException", 400)
+}

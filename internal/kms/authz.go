@@ -146,6 +146,13 @@ func (s *Service) conditionContext(c *Call, r *authzReq) map[string][]string {
 		m["kms:keyusage"] = []string{k.Usage}
 		m["kms:keyorigin"] = []string{k.Origin}
 		m["kms:multiregion"] = []string{boolString(k.MultiRegion)}
+		if k.MultiRegion {
+			kind := "REPLICA"
+			if k.isPrimary() {
+				kind = "PRIMARY"
+			}
+			m["kms:multiregionkeytype"] = []string{kind}
+		}
 		for _, t := range k.Tags {
 			m["aws:resourcetag/"+strings.ToLower(t.TagKey)] = []string{t.TagValue}
 		}

@@ -296,7 +296,6 @@ func (s *Service) CreateGrant(ctx context.Context, c *Call, in *CreateGrantInput
 		"kms:grantoperations":       ops,
 		"kms:granteeprincipal":      {in.GranteePrincipal},
 		"kms:grantisforawsresource": {"false"},
-		"kms:grantconstraintype":    nil,
 	}
 	if retiring != "" {
 		extra["kms:retiringprincipal"] = []string{retiring}
@@ -311,7 +310,6 @@ func (s *Service) CreateGrant(ctx context.Context, c *Call, in *CreateGrantInput
 		}
 		extra["kms:grantconstrainttype"] = kinds
 	}
-	delete(extra, "kms:grantconstraintype")
 	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:CreateGrant", Key: k, Alias: r.alias, Extra: extra, GrantOps: ops}); err != nil {
 		return nil, err
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 	"github.com/jackc/pgx/v5"
+
+	"strongroom/internal/testenv"
 )
 
 // The cluster tests run `strongroom serve` processes on one PostgreSQL
@@ -245,7 +247,7 @@ func awsConfig(akid, secret, region string, hc *http.Client) aws.Config {
 		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		BaseEndpoint: aws.String("http://strongroom.cluster.test"),
 		HTTPClient:   hc,
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      func() aws.Retryer { return testenv.TransportRetryer() },
 	}
 }
 
@@ -261,7 +263,7 @@ func nodeKMS(n *node, akid, secret, region string) *kms.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		BaseEndpoint: aws.String(n.endpoint()),
 		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      func() aws.Retryer { return testenv.TransportRetryer() },
 	})
 }
 
@@ -272,7 +274,7 @@ func nodeIAM(n *node, akid, secret string) *iam.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		BaseEndpoint: aws.String(n.endpoint()),
 		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      func() aws.Retryer { return testenv.TransportRetryer() },
 	})
 }
 

@@ -26,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"strongroom/internal/testenv"
 )
 
 // TLS as operators run it: --tls-cert/--tls-key with reload on SIGHUP,
@@ -127,7 +129,7 @@ func tlsKMS(addr string, cfg *tls.Config) *kms.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider(testAKID, testSecret, ""),
 		BaseEndpoint: aws.String("https://" + addr),
 		HTTPClient:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}},
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      func() aws.Retryer { return testenv.TransportRetryer() },
 	})
 }
 
@@ -326,7 +328,7 @@ func TestTLSClientCertificates(t *testing.T) {
 		Credentials:  credentials.NewStaticCredentialsProvider(testAKID, "wrong-secret", ""),
 		BaseEndpoint: aws.String("https://" + n.addr),
 		HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{good}}}},
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      func() aws.Retryer { return testenv.TransportRetryer() },
 	})
 	if _, err := bad.ListKeys(ctx, &kms.ListKeysInput{}); errorCode(err) != "InvalidSignatureException" {
 		t.Fatalf("a wrong secret behind mTLS: %v", err)

@@ -27,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"strongroom/internal/testenv"
 )
 
 // Secret hygiene: plaintexts, data keys, random bytes, private keys and
@@ -142,7 +144,7 @@ func TestSecretHygiene(t *testing.T) {
 			Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, token),
 			BaseEndpoint: aws.String(s.endpoint),
 			HTTPClient:   hc,
-			Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+			Retryer:      func() aws.Retryer { return testenv.TransportRetryer() },
 		}
 	}
 	c := kms.NewFromConfig(cfg(akid, string(rootSecret), ""))

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"strongroom/internal/testenv"
 )
 
 var binary string
@@ -110,7 +112,7 @@ func (s *server) client(akid, secret string) *kms.Client {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		BaseEndpoint: aws.String(s.endpoint),
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      func() aws.Retryer { return testenv.TransportRetryer() },
 	})
 }
 

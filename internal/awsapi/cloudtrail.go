@@ -63,15 +63,7 @@ func trailCall[I, O any](model *shape.Service, fn func(*kms.Service, context.Con
 		in := new(I)
 		return svc.Invoke(ctx, c, name, in, func() (any, error) {
 			if model != nil {
-				if err := shape.ValidateJSON(model, name, body); err != nil {
-					var se *shape.Error
-					if errors.As(err, &se) {
-						msg := se.Message
-						if msg == "" {
-							msg = "The request body is not a valid " + name + " request."
-						}
-						return nil, &kms.Error{Code: se.Code, Status: http.StatusBadRequest, Message: msg}
-					}
+				if err := validateJSON(model, name, body); err != nil {
 					return nil, err
 				}
 			}

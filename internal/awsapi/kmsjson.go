@@ -30,15 +30,7 @@ func op[I, O any](fn func(*kms.Service, context.Context, *kms.Call, *I) (*O, err
 	return func(ctx context.Context, svc *kms.Service, c *kms.Call, name string, body []byte) (any, error) {
 		in := new(I)
 		return svc.Invoke(ctx, c, name, in, func() (any, error) {
-			if err := shape.ValidateJSON(kmsModel, name, body); err != nil {
-				var se *shape.Error
-				if errors.As(err, &se) {
-					msg := se.Message
-					if msg == "" {
-						msg = "The request body is not a valid " + name + " request."
-					}
-					return nil, &kms.Error{Code: se.Code, Status: http.StatusBadRequest, Message: msg}
-				}
+			if err := validateJSON(kmsModel, name, body); err != nil {
 				return nil, err
 			}
 			if err := decodeJSON(body, in); err != nil {
@@ -121,6 +113,21 @@ var kmsOps = map[string]kmsOp{
 	// Multi-Region keys (issue 8).
 	"ReplicateKey":        {call: op((*kms.Service).ReplicateKey)},
 	"UpdatePrimaryRegion": {call: op((*kms.Service).UpdatePrimaryRegion)},
+}
+
+// validateJSON checks body against op's input shape in model and turns a
+// validation failure into the client error AWS sends.
+func validateJSON(model *shape.Service, op string, body []byte) error {
+	err := shape.ValidateJSON(model, op, body)
+	var se *shape.Error
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	msg := se.Message
+	if msg == "" {
+		msg = "The request body is not a valid " + op + " request."
+	}
+	return &kms.Error{Code: se.Code, Status: http.StatusBadRequest, Message: msg}
 }
 
 // checkGrantTokens validates the GrantTokens member that many operations

@@ -233,10 +233,14 @@ func serve(args []string, dev bool) error {
 			if err != nil {
 				return err
 			}
+			// The trail's records go to segment files beside the store
+			// (one fdatasync per group commit, docs/audit.md).
+			opts.AuditDir = filepath.Join(f.dataDir, "audit")
 		}
 	}
 	defer st.Close()
 	m := metrics.NewSet()
+	opts.Metrics = m
 	opts.Store, opts.Sealer = metrics.InstrumentStore(st, m), sealer
 	opts.AWSManagedRotationDays = f.awsManagedRotationDays
 	opts.Regions = f.net.regionList()
@@ -307,6 +311,9 @@ func serve(args []string, dev bool) error {
 	err = srv.Shutdown(shutdownCtx)
 	cancelBG()
 	<-bgDone // background work ends (and gives up its lease) before the store closes
+	if cerr := a.Close(); err == nil {
+		err = cerr
+	}
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"strongroom/internal/audit"
@@ -19,6 +21,7 @@ import (
 	"strongroom/internal/identity"
 	"strongroom/internal/kms"
 	"strongroom/internal/metering"
+	"strongroom/internal/metrics"
 	"strongroom/internal/quota"
 	"strongroom/internal/rootkey"
 	"strongroom/internal/store"
@@ -57,6 +60,16 @@ type Options struct {
 	// restarts with the same id takes its leases back at once instead of
 	// waiting for them to expire. Empty: a random id.
 	NodeID string
+	// AuditDir, if set, keeps the audit trail's records in segment files
+	// there (the embedded store's deployment) rather than in the store.
+	AuditDir string
+	// HeartbeatEvery is how often the node renews its heartbeat and
+	// recounts the live nodes the quotas are shared among, when Quota is
+	// set (nodes.go). 0: DefaultHeartbeatEvery.
+	HeartbeatEvery time.Duration
+	// Metrics, when set, receives the node's cache, audit and cluster
+	// gauges and counters (metrics.go).
+	Metrics *metrics.Set
 	// AuditRetention is how long audit records are kept (0: forever).
 	AuditRetention time.Duration
 	// Prices is the default price table of bills (nil: the chapter's).
@@ -86,7 +99,14 @@ type App struct {
 	opts  Options
 	// node names this process in the store's leases (lease.go).
 	node string
+	// nodes is the live node count the quotas are shared among (nodes.go).
+	nodes atomic.Int64
 }
+
+// Close stops the node's own background work that outlives requests (the
+// audit trail's applier) after finishing it. Call it after the server has
+// stopped and before the store is closed.
+func (a *App) Close() error { return a.Trail.Close() }
 
 // Meta record ids.
 const (
@@ -115,7 +135,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	a.Service = kms.New(o.Store, o.Sealer, o.Clock, kms.Config{EncryptLimit: o.EncryptLimit, Logger: o.Logger, Identities: a.Directory, AWSManagedRotationDays: o.AWSManagedRotationDays, Regions: o.Regions})
 	var err error
-	a.Trail, err = audit.Open(ctx, o.Store, o.Sealer, audit.Options{Clock: o.Clock, Retention: o.AuditRetention, Logger: o.Logger})
+	effects, codec := kms.AuditEffects()
+	a.Trail, err = audit.Open(ctx, o.Store, o.Sealer, audit.Options{Clock: o.Clock, Retention: o.AuditRetention, Logger: o.Logger,
+		SegmentDir: o.AuditDir, Effects: effects, Codec: codec})
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +151,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Regions:       o.Regions,
 		Quota:         o.Quota,
 	})
+	if o.Metrics != nil {
+		a.registerMetrics(o.Metrics)
+	}
 	return a, nil
 }
 
@@ -250,6 +275,13 @@ func (a *App) bootstrapOnce(ctx context.Context) error {
 // per record inside one store transaction, so a stalled former holder
 // cannot do a step twice.
 func (a *App) RunBackground(ctx context.Context, every time.Duration) {
+	if a.opts.Quota != nil {
+		// Every node, not only the lease holder: quotas are shared among
+		// the live nodes (nodes.go).
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { a.runHeartbeat(ctx) })
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	held := false

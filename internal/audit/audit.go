@@ -191,6 +191,24 @@ type Options struct {
 	// records arrive (default one hour, as CloudTrail's digest files).
 	DigestInterval time.Duration
 	Logger         *slog.Logger
+	// SegmentDir, if set, keeps the records in segment files in this
+	// directory (segment.go) instead of the store: for a store on the
+	// same machine (the embedded one), where one fdatasync per group
+	// costs far less than a store commit. The store keeps the head, the
+	// digests and what records change, applied behind the records.
+	SegmentDir string
+	// Codec encodes Entry.Effect for the segment files (required with
+	// SegmentDir), and Effects applies them (SetEffects): both must be
+	// set before Open when SegmentDir is, because Open applies the
+	// effects of records written but not applied before a crash.
+	Codec   EffectCodec
+	Effects func(tx store.Tx, effects []any) error
+}
+
+// EffectCodec turns an Entry.Effect into bytes and back.
+type EffectCodec interface {
+	EncodeEffect(effect any) ([]byte, error)
+	DecodeEffect(b []byte) (any, error)
 }
 
 // Defaults of Options.
@@ -220,6 +238,8 @@ type Trail struct {
 	held    []*waiter // acknowledged while the store refused writes (MayWait)
 
 	appended, groups atomic.Int64 // Appends, and the transactions that wrote them
+
+	seg *segTrail // nil: the records are in the store
 }
 
 // Stats returns how many records Append has written, and in how many
@@ -237,6 +257,12 @@ type head struct {
 	DigestHash string `json:"digestHash"` // of the last digest's signed message
 	DigestTime int64  `json:"digestTime"`
 	Genesis    int64  `json:"genesis"` // when the trail began
+	// Segment files (Options.SegmentDir): SegFrom is the first record
+	// kept in them (those before are in the store; 0: none are), SegFile
+	// and SegOff the segment and offset just after record Seq.
+	SegFrom uint64 `json:"segFrom,omitempty"`
+	SegFile uint64 `json:"segFile,omitempty"`
+	SegOff  int64  `json:"segOff,omitempty"`
 }
 
 const (
@@ -262,7 +288,7 @@ func Open(ctx context.Context, st store.Store, sealer rootkey.Sealer, o Options)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Trail{st: st, clock: o.Clock, opts: o, log: o.Logger}
+	t := &Trail{st: st, clock: o.Clock, opts: o, log: o.Logger, effects: o.Effects}
 	seed := make([]byte, ed25519.SeedSize)
 	rand.Read(seed)
 	defer clear(seed)
@@ -308,6 +334,11 @@ func Open(ctx context.Context, st store.Store, sealer rootkey.Sealer, o Options)
 	clear(s)
 	t.pub = t.priv.Public().(ed25519.PublicKey)
 	t.keyID = KeyID(t.pub)
+	if o.SegmentDir != "" {
+		if err := t.openSegments(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
@@ -316,6 +347,12 @@ func Open(ctx context.Context, st store.Store, sealer rootkey.Sealer, o Options)
 // Entry.Apply it may run more than once; if it fails, the whole group
 // fails. Call it before the trail is used.
 func (t *Trail) SetEffects(fn func(tx store.Tx, effects []any) error) { t.effects = fn }
+
+// RecordsInStore says whether the records are kept in the store (and
+// AppendTx writes the record itself inside the caller's transaction), as
+// opposed to segment files (where AppendTx goes through an outbox and the
+// record is chained later, after records appended meanwhile).
+func (t *Trail) RecordsInStore() bool { return t.seg == nil }
 
 // KeyID is the fingerprint that names a signing key: the hex SHA-256 of
 // its public key.
@@ -378,6 +415,8 @@ type waiter struct {
 	// held: kept in memory until the store accepts writes; acked: its
 	// caller has been answered.
 	held, acked bool
+	// outboxID names the outbox record this is (segment mode: AppendTx).
+	outboxID string
 }
 
 type result struct {
@@ -467,7 +506,11 @@ func (t *Trail) lead(me *waiter) (mine error) {
 	var errs []error
 	if len(batch) > 0 {
 		var storeErr error
-		errs, storeErr = t.commit(batch)
+		if t.seg != nil {
+			errs, storeErr = t.commitSegment(batch)
+		} else {
+			errs, storeErr = t.commit(batch)
+		}
 		if storeErr != nil {
 			t.hold(batch, errs, storeErr)
 		} else {
@@ -604,6 +647,9 @@ func (t *Trail) commit(batch []*waiter) (errs []error, storeErr error) {
 // writes. For background events, whose record must not be lost or
 // duplicated if the process dies.
 func (t *Trail) AppendTx(tx store.Tx, e *Entry) error {
+	if t.seg != nil {
+		return t.outboxTx(tx, e)
+	}
 	w, err := newWaiter(e, false) // the caller's transaction may run again: not pooled
 	if err != nil {
 		return err
@@ -674,6 +720,9 @@ func (t *Trail) digestTx(tx store.Tx, h *head, now time.Time) error {
 // are signed too. Background work calls it periodically.
 func (t *Trail) Seal(ctx context.Context) error {
 	if err := t.flushHeld(); err != nil {
+		return err
+	}
+	if err := t.Sync(ctx); err != nil {
 		return err
 	}
 	var h head
@@ -760,6 +809,10 @@ func (t *Trail) Prune(ctx context.Context) (int, error) {
 			return tx.Put(store.KindAuditMeta, "", metaHead, mustJSON(h))
 		})
 		total += removed
+		if err == nil && !more && t.seg != nil {
+			n, serr := t.pruneSegments(ctx, cutoff)
+			return total + n, serr
+		}
 		if err != nil || !more {
 			return total, err
 		}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -34,7 +35,16 @@ func fmtTime(t time.Time) string {
 }
 
 // readRecord returns record seq.
-func readRecord(tx store.Tx, seq uint64) (*stored, error) {
+func (t *Trail) readRecord(tx store.Tx, seq uint64) (*stored, error) {
+	if t.inSegments(seq) {
+		var r *stored
+		err := t.seg.log.scan(seq, seq, func(_ uint64, line []byte) error {
+			var err error
+			r, err = parseLine(bytes.Clone(line))
+			return err
+		})
+		return r, err
+	}
 	b, err := tx.Get(store.KindAudit, "", seqID(seq))
 	if err != nil {
 		return nil, fmt.Errorf("audit: record %d: %w", seq, err)
@@ -42,14 +52,41 @@ func readRecord(tx store.Tx, seq uint64) (*stored, error) {
 	return parseLine(b)
 }
 
+// inSegments says whether record seq is kept in the segment files.
+func (t *Trail) inSegments(seq uint64) bool { return t.seg != nil && seq >= t.seg.from }
+
+// listRecords returns the lines of records from..to that exist, in order.
+func (t *Trail) listRecords(tx store.Tx, from, to uint64) ([]store.Item, error) {
+	var items []store.Item
+	if !t.inSegments(from) {
+		end := to
+		if t.seg != nil && end >= t.seg.from {
+			end = t.seg.from - 1
+		}
+		var err error
+		if items, err = tx.List(store.KindAudit, "", seqID(from-1), int(end-from+1)); err != nil {
+			return nil, err
+		}
+		if end == to {
+			return items, nil
+		}
+		from = end + 1
+	}
+	err := t.seg.log.scan(from, to, func(seq uint64, line []byte) error {
+		items = append(items, store.Item{ID: seqID(seq), Value: bytes.Clone(line)})
+		return nil
+	})
+	return items, err
+}
+
 // firstAtOrAfter returns the first seq in [lo, hi] whose eventTime is at or
 // after t (hi+1 if none), by binary search: eventTimes grow with seq, up to
 // slack.
-func firstAtOrAfter(tx store.Tx, lo, hi uint64, t string) (uint64, error) {
+func (t *Trail) firstAtOrAfter(tx store.Tx, lo, hi uint64, at string) (uint64, error) {
 	end := hi + 1
 	for lo < end {
 		mid := lo + (end-lo)/2
-		r, err := readRecord(tx, mid)
+		r, err := t.readRecord(tx, mid)
 		if errors.Is(err, store.ErrNotFound) { // pruned under us: search above
 			lo = mid + 1
 			continue
@@ -57,7 +94,7 @@ func firstAtOrAfter(tx store.Tx, lo, hi uint64, t string) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if r.meta.EventTime >= t {
+		if r.meta.EventTime >= at {
 			end = mid
 		} else {
 			lo = mid + 1
@@ -124,6 +161,9 @@ func (t *Trail) Export(ctx context.Context, q ExportQuery) (*ExportPage, error) 
 			return nil, ErrInvalidToken
 		}
 	}
+	if err := t.Sync(ctx); err != nil {
+		return nil, err
+	}
 	err := t.st.View(ctx, func(tx store.Tx) error {
 		page.Lines = page.Lines[:0]
 		if q.NextToken == "" {
@@ -139,12 +179,12 @@ func (t *Trail) Export(ctx context.Context, q ExportQuery) (*ExportPage, error) 
 			}
 			first, last := h.First, h.Seq
 			if tok.Start != "" {
-				if first, err = firstAtOrAfter(tx, first, last, tok.Start); err != nil {
+				if first, err = t.firstAtOrAfter(tx, first, last, tok.Start); err != nil {
 					return err
 				}
 			}
 			if tok.End != "" {
-				after, err := firstAtOrAfter(tx, first, last, fmtTime(q.End.Add(time.Second)))
+				after, err := t.firstAtOrAfter(tx, first, last, fmtTime(q.End.Add(time.Second)))
 				if err != nil {
 					return err
 				}
@@ -157,7 +197,7 @@ func (t *Trail) Export(ctx context.Context, q ExportQuery) (*ExportPage, error) 
 			tok.Next, tok.First, tok.Last = first, first, last
 		}
 		upTo := min(tok.Last, tok.Next+uint64(max)-1)
-		items, err := tx.List(store.KindAudit, "", seqID(tok.Next-1), int(upTo-tok.Next+1))
+		items, err := t.listRecords(tx, tok.Next, upTo)
 		if err != nil {
 			return err
 		}
@@ -187,12 +227,12 @@ func (t *Trail) Export(ctx context.Context, q ExportQuery) (*ExportPage, error) 
 			page.NextToken = encodeToken(next)
 			return nil
 		}
-		first, err := readRecord(tx, tok.First)
+		first, err := t.readRecord(tx, tok.First)
 		if err != nil {
 			return err
 		}
 		if lastRec == nil || lastRec.Seq != tok.Last {
-			if lastRec, err = readRecord(tx, tok.Last); err != nil {
+			if lastRec, err = t.readRecord(tx, tok.Last); err != nil {
 				return err
 			}
 		}
@@ -351,6 +391,9 @@ func (t *Trail) Lookup(ctx context.Context, q LookupQuery) (*LookupPage, error) 
 		start, end = tok.Start, tok.End
 	}
 	page := &LookupPage{}
+	if err := t.Sync(ctx); err != nil {
+		return nil, err
+	}
 	err := t.st.View(ctx, func(tx store.Tx) error {
 		page.Events, page.NextToken = page.Events[:0], ""
 		h, err := readHead(tx)
@@ -360,13 +403,13 @@ func (t *Trail) Lookup(ctx context.Context, q LookupQuery) (*LookupPage, error) 
 		lo, hi := h.First, h.Seq
 		if start != "" {
 			st, _ := time.Parse(TimeFormat, start)
-			if lo, err = firstAtOrAfter(tx, lo, hi, fmtTime(st.Add(-slack))); err != nil {
+			if lo, err = t.firstAtOrAfter(tx, lo, hi, fmtTime(st.Add(-slack))); err != nil {
 				return err
 			}
 		}
 		if end != "" {
 			et, _ := time.Parse(TimeFormat, end)
-			after, err := firstAtOrAfter(tx, lo, hi, fmtTime(et.Add(slack+time.Second)))
+			after, err := t.firstAtOrAfter(tx, lo, hi, fmtTime(et.Add(slack+time.Second)))
 			if err != nil {
 				return err
 			}
@@ -381,7 +424,7 @@ func (t *Trail) Lookup(ctx context.Context, q LookupQuery) (*LookupPage, error) 
 			if cur-lo >= 100 {
 				from = cur - 99
 			}
-			items, err := tx.List(store.KindAudit, "", seqID(from-1), int(cur-from+1))
+			items, err := t.listRecords(tx, from, cur)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -71,7 +72,7 @@ func testStorageFault(t *testing.T, fc faultCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := testenv.Start(t, testenv.Options{Store: st, Sealer: sealer})
+	env := testenv.Start(t, testenv.Options{Store: st, Sealer: sealer, AuditDir: filepath.Join(dir, "audit")})
 	c := env.KMS()
 
 	// Acknowledged before the fault.
@@ -148,7 +149,7 @@ func testStorageFault(t *testing.T, fc faultCase) {
 	if err != nil {
 		t.Fatalf("reopening after the fault: %v", err)
 	}
-	env2 := testenv.Start(t, testenv.Options{Store: st2, Sealer: sealer})
+	env2 := testenv.Start(t, testenv.Options{Store: st2, Sealer: sealer, AuditDir: filepath.Join(dir, "audit")})
 	c2 := env2.KMS()
 	for _, b := range [][]byte{blob, blob2} {
 		if b == nil {

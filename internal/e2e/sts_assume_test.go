@@ -300,14 +300,14 @@ func TestSTSSessionsSharedAndDurable(t *testing.T) {
 	var sessionARN string
 	t.Run("first start, two nodes", func(t *testing.T) {
 		st := open(t)
-		node1 := testenv.Start(t, testenv.Options{Store: st, Sealer: sealer})
+		node1 := testenv.Start(t, testenv.Options{Store: st, Sealer: sealer, AuditInStore: true})
 		bob := newUserWithKey(t, node1, "bob")
 		putUserPolicy(t, node1, "bob", "assume", assumeAnyRole)
 		createRole(t, node1, "r", trustAccount(testenv.Account), 0)
 		out := assume(t, node1, bob, roleARN(testenv.Account, "r"), "durable", 0)
 		session, sessionARN = sessionCreds(out.Credentials), *out.AssumedRoleUser.Arn
 
-		node2 := testenv.Start(t, testenv.Options{Store: st, Sealer: sealer})
+		node2 := testenv.Start(t, testenv.Options{Store: st, Sealer: sealer, AuditInStore: true})
 		id := ok[*sts.GetCallerIdentityOutput](t)(stsAs(node2, session).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
 		if *id.Arn != sessionARN {
 			t.Fatalf("node 2 sees %s", *id.Arn)
@@ -329,7 +329,7 @@ func TestSTSSessionsSharedAndDurable(t *testing.T) {
 		}
 	})
 	t.Run("after a restart", func(t *testing.T) {
-		env := testenv.Start(t, testenv.Options{Store: open(t), Sealer: sealer})
+		env := testenv.Start(t, testenv.Options{Store: open(t), Sealer: sealer, AuditInStore: true})
 		id := ok[*sts.GetCallerIdentityOutput](t)(stsAs(env, session).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
 		if *id.Arn != sessionARN {
 			t.Fatalf("after restart: %s", *id.Arn)

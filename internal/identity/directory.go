@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"strongroom/internal/clock"
@@ -67,6 +68,40 @@ type Directory struct {
 	// has not moved since it started, so a change made while it read is
 	// never hidden behind a stale entry.
 	gen uint64
+
+	// Lookups answered from the caches or not (CacheStats).
+	keyCount, sessionCount, policyCount cacheCount
+}
+
+// cacheCount counts a cache's hits and misses: an atomic add per lookup.
+type cacheCount struct{ hits, misses atomic.Uint64 }
+
+func (c *cacheCount) count(hit bool) {
+	if hit {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+}
+
+// CacheStat counts the lookups of one of the Directory's caches that were
+// answered from it (Hits) and those that read the store (Misses).
+type CacheStat struct {
+	// Name is the cache's name in metrics: access_key (long-term access
+	// keys and their secrets), session (STS sessions) or identity_policy
+	// (IAM identity policies).
+	Name         string
+	Hits, Misses uint64
+}
+
+// CacheStats returns the counts of the Directory's caches since it was
+// made.
+func (d *Directory) CacheStats() []CacheStat {
+	return []CacheStat{
+		{"access_key", d.keyCount.hits.Load(), d.keyCount.misses.Load()},
+		{"session", d.sessionCount.hits.Load(), d.sessionCount.misses.Load()},
+		{"identity_policy", d.policyCount.hits.Load(), d.policyCount.misses.Load()},
+	}
 }
 
 type cachedKey struct {
@@ -177,7 +212,9 @@ func (d *Directory) Lookup(ctx context.Context, akid string) (Principal, []byte,
 	ck, ok := d.keys[akid]
 	gen := d.gen
 	d.mu.RUnlock()
-	if ok && fresh(ck.fetched, now) {
+	hit := ok && fresh(ck.fetched, now)
+	d.keyCount.count(hit)
+	if hit {
 		return ck.p, ck.secret, nil
 	}
 	var rec accessKeyRecord

@@ -80,7 +80,9 @@ func (d *Directory) identityPolicies(ctx context.Context, p Principal) (cachedPo
 	cp, ok := d.policies[key]
 	gen := d.gen
 	d.mu.RUnlock()
-	if ok && fresh(cp.fetched, now) {
+	hit := ok && fresh(cp.fetched, now)
+	d.policyCount.count(hit)
+	if hit {
 		return cp, nil
 	}
 	var docs map[string]string

@@ -262,7 +262,9 @@ func (d *Directory) LookupSession(ctx context.Context, akid, token string) (Prin
 	cs, ok := d.sessions[akid]
 	gen := d.gen
 	d.mu.RUnlock()
-	if !ok || !fresh(cs.fetched, wall) {
+	hit := ok && fresh(cs.fetched, wall)
+	d.sessionCount.count(hit)
+	if !hit {
 		var rec sessionRecord
 		err := d.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, kindSession, "", akid, &rec) })
 		if errors.Is(err, store.ErrNotFound) {

@@ -94,22 +94,21 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, in *CreateAliasInput
 	if err := s.authorize(ctx, c, "kms:CreateAlias", k); err != nil {
 		return nil, err
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
+	return commitCall(s, ctx, c, "CreateAlias", func(tx store.Tx) (*Empty, error) {
 		if _, err := s.aliasTarget(tx, c, k.arn()); err != nil {
-			return err
+			return nil, err
 		}
 		now := s.clock.Now().Unix()
 		b, _ := json.Marshal(&aliasRecord{Target: k.ID, Created: now, Updated: now})
 		err := tx.Create(store.KindAlias, scopeOf(account, region), in.AliasName, b)
 		if errors.Is(err, store.ErrExists) {
-			return errAlreadyExists("An alias with the name %s already exists", arn.Alias(region, account, in.AliasName))
+			return nil, errAlreadyExists("An alias with the name %s already exists", arn.Alias(region, account, in.AliasName))
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return &Empty{}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
 }
 
 // UpdateAlias points an existing alias at another key of the same type and
@@ -150,28 +149,27 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *CreateAliasInput
 			return nil, errValidation("The current KMS key %s and the new KMS key %s must be the same type (both symmetric, both asymmetric or both HMAC) and have the same key usage.", old.arn(), k.arn())
 		}
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
+	return commitCall(s, ctx, c, "UpdateAlias", func(tx store.Tx) (*Empty, error) {
 		cur, err := getAlias(tx, account, region, in.AliasName)
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
+			return nil, errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if cur.Target != a.Target {
-			return newErr("ConflictException", 409, "The alias %s changed during the update; retry.", in.AliasName)
+			return nil, newErr("ConflictException", 409, "The alias %s changed during the update; retry.", in.AliasName)
 		}
 		if _, err := s.aliasTarget(tx, c, k.arn()); err != nil {
-			return err
+			return nil, err
 		}
 		cur.Target = k.ID
 		cur.Updated = s.clock.Now().Unix()
-		return putAlias(tx, account, region, in.AliasName, cur)
+		if err := putAlias(tx, account, region, in.AliasName, cur); err != nil {
+			return nil, err
+		}
+		return &Empty{}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
 }
 
 // keyClass groups key specs as UpdateAlias compares them.
@@ -211,17 +209,16 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *DeleteAliasInput
 			return nil, err
 		}
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
+	return commitCall(s, ctx, c, "DeleteAlias", func(tx store.Tx) (*Empty, error) {
 		err := tx.Delete(store.KindAlias, scopeOf(account, region), in.AliasName)
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
+			return nil, errNotFound("Alias %s is not found.", arn.Alias(region, account, in.AliasName))
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return &Empty{}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
 }
 
 // ListAliases lists the aliases of the caller's account and region, or only

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"strongroom/internal/identity"
@@ -224,6 +225,8 @@ type policyCache struct {
 	mu      sync.RWMutex
 	keyDocs map[string]compiled
 	idDocs  map[string]compiled
+
+	hits, misses atomic.Uint64 // CacheStats
 }
 
 type compiled struct {
@@ -253,8 +256,10 @@ func (pc *policyCache) get(m func() map[string]compiled, doc string, parse func(
 	c, ok := m()[doc]
 	pc.mu.RUnlock()
 	if ok {
+		pc.hits.Add(1)
 		return c.p, c.err
 	}
+	pc.misses.Add(1)
 	p, err := parse(doc)
 	pc.mu.Lock()
 	mm := m()

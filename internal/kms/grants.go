@@ -339,41 +339,49 @@ func (s *Service) CreateGrant(ctx context.Context, c *Call, in *CreateGrantInput
 		g.ECEquals = in.Constraints.EncryptionContextEquals
 		g.ECSubset = in.Constraints.EncryptionContextSubset
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
-		existing, err := listGrants(tx, k.Account, k.Region, k.ID)
+	return commitCall(s, ctx, c, "CreateGrant", func(tx store.Tx) (*CreateGrantOutput, error) {
+		stored, err := createGrantTx(tx, k, g)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		perPrincipal := 0
-		for _, e := range existing {
-			if g.Name != "" && e.Name == g.Name && e.Grantee == g.Grantee && e.Retiring == g.Retiring &&
-				slices.Equal(e.Operations, g.Operations) && maps.Equal(e.ECEquals, g.ECEquals) && maps.Equal(e.ECSubset, g.ECSubset) {
-				*g = *e // idempotent retry: the same grant
-				return nil
-			}
-			if e.Grantee == g.Grantee {
-				perPrincipal++
-			}
-		}
-		if len(existing) >= maxGrantsPerKey {
-			return errLimit("The KMS key %s has reached the limit of %d grants.", k.arn(), maxGrantsPerKey)
-		}
-		if perPrincipal >= maxGrantsPerKeyPrincipal {
-			return errLimit("The principal %s has reached the limit of %d grants on KMS key %s.", g.Grantee, maxGrantsPerKeyPrincipal, k.arn())
-		}
-		b, _ := json.Marshal(g)
-		if err := tx.Create(store.KindGrant, grantScope(k.Account, k.Region, k.ID), g.ID, b); err != nil {
-			return err
-		}
-		if g.Retiring != "" {
-			return tx.Put(store.KindGrantRetiring, g.Retiring, g.keyARN()+"|"+g.ID, []byte{1})
-		}
-		return nil
+		return &CreateGrantOutput{GrantToken: grantToken(stored), GrantId: stored.ID}, nil
 	})
+}
+
+// createGrantTx stores grant g of key k in tx and returns it, or returns
+// the existing grant g retries (the same name, grantee, retiring principal,
+// operations and constraints).
+func createGrantTx(tx store.Tx, k *keyRecord, g *grantRecord) (*grantRecord, error) {
+	existing, err := listGrants(tx, k.Account, k.Region, k.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &CreateGrantOutput{GrantToken: grantToken(g), GrantId: g.ID}, nil
+	perPrincipal := 0
+	for _, e := range existing {
+		if g.Name != "" && e.Name == g.Name && e.Grantee == g.Grantee && e.Retiring == g.Retiring &&
+			slices.Equal(e.Operations, g.Operations) && maps.Equal(e.ECEquals, g.ECEquals) && maps.Equal(e.ECSubset, g.ECSubset) {
+			return e, nil // idempotent retry: the same grant
+		}
+		if e.Grantee == g.Grantee {
+			perPrincipal++
+		}
+	}
+	if len(existing) >= maxGrantsPerKey {
+		return nil, errLimit("The KMS key %s has reached the limit of %d grants.", k.arn(), maxGrantsPerKey)
+	}
+	if perPrincipal >= maxGrantsPerKeyPrincipal {
+		return nil, errLimit("The principal %s has reached the limit of %d grants on KMS key %s.", g.Grantee, maxGrantsPerKeyPrincipal, k.arn())
+	}
+	b, _ := json.Marshal(g)
+	if err := tx.Create(store.KindGrant, grantScope(k.Account, k.Region, k.ID), g.ID, b); err != nil {
+		return nil, err
+	}
+	if g.Retiring != "" {
+		if err := tx.Put(store.KindGrantRetiring, g.Retiring, g.keyARN()+"|"+g.ID, []byte{1}); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 func pageGrants(grants []*grantRecord, marker *string, limit int) (*ListGrantsOutput, error) {
@@ -555,17 +563,16 @@ func (s *Service) RetireGrant(ctx context.Context, c *Call, in *RetireGrantInput
 	if in.DryRun {
 		return nil, errDryRun()
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
+	return commitCall(s, ctx, c, "RetireGrant", func(tx store.Tx) (*Empty, error) {
 		err := deleteGrant(tx, g)
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound("Grant %s does not exist on key %s.", id, keyARN)
+			return nil, errNotFound("Grant %s does not exist on key %s.", id, keyARN)
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return &Empty{}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
 }
 
 // RevokeGrant deletes a grant; authorized by kms:RevokeGrant on the key.
@@ -584,20 +591,19 @@ func (s *Service) RevokeGrant(ctx context.Context, c *Call, in *RevokeGrantInput
 	if in.DryRun {
 		return nil, errDryRun()
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
+	return commitCall(s, ctx, c, "RevokeGrant", func(tx store.Tx) (*Empty, error) {
 		g, err := getGrantByARN(tx, k.arn(), in.GrantId)
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound("Grant %s does not exist on key %s.", in.GrantId, k.arn())
+			return nil, errNotFound("Grant %s does not exist on key %s.", in.GrantId, k.arn())
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return deleteGrant(tx, g)
+		if err := deleteGrant(tx, g); err != nil {
+			return nil, err
+		}
+		return &Empty{}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
 }
 
 // deleteGrantsOf removes every grant of a key (the key is being deleted).

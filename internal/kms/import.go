@@ -45,6 +45,17 @@ import (
 // keys may also receive new material (ImportType NEW_KEY_MATERIAL), which
 // waits in PENDING_ROTATION until RotateKeyOnDemand makes it current.
 //
+// Multi-Region keys with imported material: AWS does not copy imported
+// material to replicas; the owner imports the same material into every
+// member of the family, and material that differs from what a related key
+// holds fails with IncorrectKeyMaterialException (familyImport,
+// multiregion.go). The KeyMaterialId is the check value compared: it is
+// bound to the key id, which the members share, so the same material has
+// the same id in every member, and it reveals nothing of the material (an
+// HMAC keyed by it; for asymmetric keys, a hash of the public key). Each
+// member records the family's version number for the material, so a
+// ciphertext made in one Region names a version that decrypts in the others.
+//
 // Material that expires (KEY_MATERIAL_EXPIRES) is indexed by its ValidTo
 // (kind material_expiry); ExpireImportedMaterial deletes it then, and the
 // key returns to PendingImport until the same material is imported again.
@@ -500,6 +511,18 @@ func (s *Service) storeImported(tx store.Tx, k *keyRecord, in *ImportKeyMaterial
 	if in.KeyMaterialId != nil && importType == importNew {
 		return errValidation("You cannot specify a KeyMaterialId with ImportType NEW_KEY_MATERIAL.")
 	}
+	if !isKnown && k.MultiRegion {
+		fam, ok, err := familyImport(tx, k, matID, everImported)
+		if err != nil {
+			return err
+		}
+		if ok {
+			// Material a related key holds, new to this one: imported as
+			// the family has it, whatever ImportType says.
+			known, isKnown = fam, true
+			importType = importExisting
+		}
+	}
 	var mi materialInfo
 	switch {
 	case importType == importExisting && !isKnown:
@@ -509,6 +532,9 @@ func (s *Service) storeImported(tx store.Tx, k *keyRecord, in *ImportKeyMaterial
 		return errIncorrectKeyMaterial("The key material is not the key material previously imported into %s.", k.arn())
 	case importType == importExisting:
 		mi = known
+		if !mi.PendingRotation && mi.Version > k.Current {
+			k.Current = mi.Version // a related key's current material
+		}
 	case isKnown:
 		return errIncorrectKeyMaterial("The key material is already associated with %s; import it with ImportType EXISTING_KEY_MATERIAL.", k.arn())
 	case everImported:

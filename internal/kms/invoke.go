@@ -4,6 +4,8 @@ import (
 	"context"
 	"reflect"
 	"time"
+
+	"strongroom/internal/store"
 )
 
 // Event is one call of one operation, as every entrance hands it to the
@@ -25,6 +27,9 @@ type Event struct {
 
 	// outside: recorded by RecordCall, not by Invoke.
 	outside bool
+	// inTx: the operation wrote the record inside the transaction that
+	// made its change, which committed (commitCall).
+	inTx bool
 }
 
 // Recorder receives every call (audit, metering). Record returns only once
@@ -40,14 +45,30 @@ func (s *Service) SetRecorder(r Recorder) { s.recorder = r }
 
 // Invoke runs one operation for an entrance (the JSON API, the console, the
 // CLI): run decodes the input into in (if it has not been) and calls the
-// operation. Every call — allowed, denied or failed — is recorded here, so
-// no entrance can skip the audit trail or metering.
+// operation. Every call — allowed, denied or failed — is recorded exactly
+// once, so no entrance can skip the audit trail or metering: by the
+// operation itself, inside the store transaction that makes its change, for
+// a changing operation that succeeds (commitCall: the change and its record
+// are durable together, in one commit, or neither is); here, after the
+// operation, for every other call.
 func (s *Service) Invoke(ctx context.Context, c *Call, op string, in any, run func() (any, error)) (any, error) {
 	ev := &Event{Operation: op, Call: c, Input: in, Start: s.clock.Now()}
+	if c != nil {
+		prev := c.ev
+		c.ev = ev
+		defer func() { c.ev = prev }()
+	}
 	out, err := run()
 	if err != nil || isNilPointer(out) {
 		out = nil
 	}
+	if ev.inTx && err == nil {
+		return out, nil // recorded with the change
+	}
+	// (A call whose change committed with its record and that failed
+	// afterwards would be recorded twice, the change and the failure the
+	// client saw; commitCall's callers return nothing but success once
+	// their transaction has committed.)
 	ev.Output, ev.Err, ev.End = out, err, s.clock.Now()
 	if s.recorder != nil {
 		if rerr := s.recorder.Record(ctx, ev); rerr != nil {
@@ -55,6 +76,75 @@ func (s *Service) Invoke(ctx context.Context, c *Call, op string, in any, run fu
 		}
 	}
 	return out, err
+}
+
+// commitCall runs fn in a read-write transaction, as update does, and when
+// c is a call Invoke is running as operation op, writes the call's record
+// in the same transaction with fn's output: the change and its record
+// commit together (one durable commit instead of two), and Invoke records
+// nothing more. Without Invoke (a direct call of the core), or with a
+// recorder that cannot write inside a transaction, it is update and Invoke
+// records after the operation.
+//
+// fn may run more than once (store.Update): each run writes the record
+// again, in its own transaction, and only what the run that committed did
+// reaches Invoke. When commitCall returns an error, nothing of fn's
+// committed and Invoke records the failure. The caller must return fn's
+// output as the operation's, and must not fail once commitCall succeeded.
+func commitCall[O any](s *Service, ctx context.Context, c *Call, op string, fn func(tx store.Tx) (*O, error)) (*O, error) {
+	var out *O
+	recorded := false
+	err := s.update(ctx, func(tx store.Tx) error {
+		out, recorded = nil, false // this run's, not an earlier one's
+		o, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		if recorded, err = s.recordInTx(tx, c, op, o); err != nil {
+			return err
+		}
+		out = o
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if recorded {
+		c.ev.inTx = true
+	}
+	return out, nil
+}
+
+// recordInTx writes, inside tx, the record of call c with out as its
+// output, if Invoke is running c as operation op (a helper shared by two
+// operations, or a nested call, records nothing here) and the recorder can
+// write inside a transaction. It reports whether it wrote it. The record
+// is the one Invoke would write after the operation: the same event, ended
+// now.
+func (s *Service) recordInTx(tx store.Tx, c *Call, op string, out any) (bool, error) {
+	if c == nil || c.ev == nil || c.ev.Operation != op {
+		return false, nil
+	}
+	tr, ok := s.recorder.(TxRecorder)
+	if !ok {
+		return false, nil
+	}
+	if a := s.auditor(); a != nil && !a.cfg.Trail.RecordsInStore() {
+		// Segment files: a record written inside a store transaction goes
+		// through the outbox and would land after records of later calls;
+		// the record is appended after the change instead (one fdatasync of
+		// a segment, far cheaper than the store's commit).
+		return false, nil
+	}
+	ev := *c.ev // Invoke's own is left alone: this run may not be the one that commits
+	if isNilPointer(out) {
+		out = nil
+	}
+	ev.Output, ev.Err, ev.End = out, nil, s.clock.Now()
+	if err := tr.RecordTx(tx, &ev); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // RecordCall records a call that does not go through Invoke, so that every

@@ -277,6 +277,27 @@ func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, 
 // Authorization happens before the transaction: a store transaction's fn
 // must not call the store again, and policy evaluation may read it.
 func (s *Service) mutateKey(ctx context.Context, c *Call, ref string, az *authzReq, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
+	k, err := s.authorizeKey(ctx, c, ref, az)
+	if err != nil {
+		return nil, err
+	}
+	return s.updateKey(ctx, k, fn)
+}
+
+// mutateKeyCall is mutateKey for operation op, whose record is written in
+// the transaction that changes the key (commitCall): out builds the
+// operation's output from the key as stored.
+func mutateKeyCall[O any](s *Service, ctx context.Context, c *Call, op, ref string, az *authzReq, fn func(tx store.Tx, k *keyRecord) error, out func(k *keyRecord) *O) (*O, error) {
+	k, err := s.authorizeKey(ctx, c, ref, az)
+	if err != nil {
+		return nil, err
+	}
+	return updateKeyCall(s, ctx, c, op, k, fn, out)
+}
+
+// authorizeKey resolves ref and authorizes az on the key, its Key and Alias
+// filled in from the resolution.
+func (s *Service) authorizeKey(ctx context.Context, c *Call, ref string, az *authzReq) (*keyRecord, error) {
 	r, err := s.resolve(ctx, c, ref)
 	if err != nil {
 		return nil, err
@@ -288,7 +309,7 @@ func (s *Service) mutateKey(ctx context.Context, c *Call, ref string, az *authzR
 	if err := s.authorizeReq(ctx, c, az); err != nil {
 		return nil, err
 	}
-	return s.updateKey(ctx, r.key, fn)
+	return r.key, nil
 }
 
 // updateKey re-reads key k (by account, region and id) inside a read-write
@@ -296,21 +317,45 @@ func (s *Service) mutateKey(ctx context.Context, c *Call, ref string, az *authzR
 func (s *Service) updateKey(ctx context.Context, k *keyRecord, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
 	var out *keyRecord
 	err := s.update(ctx, func(tx store.Tx) error {
-		cur, err := getKey(tx, k.Account, k.Region, k.ID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(cur)) {
-			return errNotFound("Key '%s' does not exist", k.arn())
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(tx, cur); err != nil {
-			return err
-		}
-		out = cur
-		return putKey(tx, cur)
+		var err error
+		out, err = s.updateKeyTx(tx, k, fn)
+		return err
 	})
 	return out, err
 }
+
+// updateKeyCall is updateKey for operation op, whose record is written in
+// the same transaction (commitCall), with out(key as stored) as output.
+func updateKeyCall[O any](s *Service, ctx context.Context, c *Call, op string, k *keyRecord, fn func(tx store.Tx, k *keyRecord) error, out func(k *keyRecord) *O) (*O, error) {
+	return commitCall(s, ctx, c, op, func(tx store.Tx) (*O, error) {
+		cur, err := s.updateKeyTx(tx, k, fn)
+		if err != nil {
+			return nil, err
+		}
+		return out(cur), nil
+	})
+}
+
+// updateKeyTx re-reads key k in tx, applies fn and stores the result.
+func (s *Service) updateKeyTx(tx store.Tx, k *keyRecord, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
+	cur, err := getKey(tx, k.Account, k.Region, k.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(cur)) {
+		return nil, errNotFound("Key '%s' does not exist", k.arn())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(tx, cur); err != nil {
+		return nil, err
+	}
+	if err := putKey(tx, cur); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
+// empty is the output of an operation that answers nothing.
+func empty(*keyRecord) *Empty { return &Empty{} }
 
 func (s *Service) deletionDue(k *keyRecord) bool {
 	return k.State == StatePendingDeletion && s.clock.Now().Unix() >= k.DeletionDate

@@ -165,13 +165,12 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *CreateKeyInput) (*
 	} else if err := s.addMaterial(k, now); err != nil {
 		return nil, err
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
-		return tx.Create(store.KindKey, scopeOf(account, region), k.ID, encodeKey(k))
+	return commitCall(s, ctx, c, "CreateKey", func(tx store.Tx) (*CreateKeyOutput, error) {
+		if err := tx.Create(store.KindKey, scopeOf(account, region), k.ID, encodeKey(k)); err != nil {
+			return nil, err
+		}
+		return &CreateKeyOutput{KeyMetadata: k.metadata()}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &CreateKeyOutput{KeyMetadata: k.metadata()}, nil
 }
 
 // addMaterial generates a new version of k's material, seals it and makes it
@@ -293,11 +292,12 @@ func (s *Service) DisableKey(ctx context.Context, c *Call, in *KeyInput) (*Empty
 }
 
 func (s *Service) setEnabled(ctx context.Context, c *Call, ref string, enable bool) (*Empty, error) {
-	action := "kms:DisableKey"
+	op := "DisableKey"
 	if enable {
-		action = "kms:EnableKey"
+		op = "EnableKey"
 	}
-	_, err := s.mutateKey(ctx, c, ref, &authzReq{Action: action}, func(tx store.Tx, k *keyRecord) error {
+	action := "kms:" + op
+	return mutateKeyCall(s, ctx, c, op, ref, &authzReq{Action: action}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, action); err != nil {
 			return err
 		}
@@ -316,11 +316,7 @@ func (s *Service) setEnabled(ctx context.Context, c *Call, ref string, enable bo
 		}
 		k.State = StateDisabled
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
+	}, empty)
 }
 
 func requireCustomerManaged(k *keyRecord, action string) error {
@@ -339,7 +335,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *Schedule
 			return nil, errValidation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30", days)
 		}
 	}
-	k, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:ScheduleKeyDeletion"}, func(tx store.Tx, k *keyRecord) error {
+	return mutateKeyCall(s, ctx, c, "ScheduleKeyDeletion", in.KeyId, &authzReq{Action: "kms:ScheduleKeyDeletion"}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, "kms:ScheduleKeyDeletion"); err != nil {
 			return err
 		}
@@ -353,25 +349,23 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *Schedule
 		k.PendingWindow = days
 		k.DeletionDate = s.clock.Now().Add(time.Duration(days) * 24 * time.Hour).Unix()
 		return tx.Put(store.KindPending, "", pendingID(k), nil)
+	}, func(k *keyRecord) *ScheduleKeyDeletionOutput {
+		out := &ScheduleKeyDeletionOutput{
+			KeyId:               k.arn(),
+			KeyState:            k.State,
+			PendingWindowInDays: days,
+		}
+		if k.State == StatePendingDeletion {
+			out.DeletionDate = tp(time.Unix(k.DeletionDate, 0).UTC())
+		}
+		return out
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := &ScheduleKeyDeletionOutput{
-		KeyId:               k.arn(),
-		KeyState:            k.State,
-		PendingWindowInDays: days,
-	}
-	if k.State == StatePendingDeletion {
-		out.DeletionDate = tp(time.Unix(k.DeletionDate, 0).UTC())
-	}
-	return out, nil
 }
 
 // CancelKeyDeletion ends a key's deletion window; the key returns Disabled
 // (or PendingImport if it has no material).
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *KeyInput) (*CancelKeyDeletionOutput, error) {
-	k, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:CancelKeyDeletion"}, func(tx store.Tx, k *keyRecord) error {
+	return mutateKeyCall(s, ctx, c, "CancelKeyDeletion", in.KeyId, &authzReq{Action: "kms:CancelKeyDeletion"}, func(tx store.Tx, k *keyRecord) error {
 		if k.State != StatePendingDeletion && k.State != StatePendingReplicaDeletion {
 			return errInvalidState("%s is not pending deletion.", k.arn())
 		}
@@ -384,11 +378,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *KeyInput) 
 		}
 		k.DeletionDate, k.PendingWindow = 0, 0
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &CancelKeyDeletionOutput{KeyId: k.arn()}, nil
+	}, func(k *keyRecord) *CancelKeyDeletionOutput { return &CancelKeyDeletionOutput{KeyId: k.arn()} })
 }
 
 // pendingID is the id of a key's entry in the pending-deletion index:
@@ -501,7 +491,7 @@ func deleteKeyAndAliases(tx store.Tx, k *keyRecord) error {
 
 // UpdateKeyDescription replaces a key's description.
 func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, in *UpdateKeyDescriptionInput) (*Empty, error) {
-	_, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:UpdateKeyDescription"}, func(tx store.Tx, k *keyRecord) error {
+	return mutateKeyCall(s, ctx, c, "UpdateKeyDescription", in.KeyId, &authzReq{Action: "kms:UpdateKeyDescription"}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, "kms:UpdateKeyDescription"); err != nil {
 			return err
 		}
@@ -510,9 +500,5 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, in *UpdateK
 		}
 		k.Description = in.Description
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
+	}, empty)
 }

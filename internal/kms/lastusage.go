@@ -44,6 +44,9 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, c *Call, in *GetKeyLastUs
 	if a == nil {
 		return nil, errTrailOff()
 	}
+	if err := a.cfg.Trail.Sync(ctx); err != nil { // every use acknowledged so far
+		return nil, err
+	}
 	genesis, err := a.cfg.Trail.Genesis(ctx)
 	if err != nil {
 		return nil, err
@@ -245,6 +248,9 @@ func (s *Service) GetBillingReport(ctx context.Context, c *Call, in *GetBillingR
 			return nil, errValidation("%s", strings.TrimPrefix(err.Error(), "metering: "))
 		}
 		prices = p
+	}
+	if err := a.cfg.Trail.Sync(ctx); err != nil { // every request acknowledged so far
+		return nil, err
 	}
 	bill, err := metering.Report(ctx, s.store, account, month, now, prices)
 	if err != nil {

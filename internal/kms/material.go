@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"sync"
+	"sync/atomic"
 
 	"strongroom/internal/keyspec"
 )
@@ -50,6 +51,8 @@ type materialCache struct {
 	mu  sync.RWMutex
 	max int
 	m   map[string]cachedMaterial
+
+	hits, misses atomic.Uint64 // CacheStats
 }
 
 // cachedMaterial holds exactly one of raw and key.
@@ -72,7 +75,16 @@ func (c *materialCache) get(k string) ([]byte, bool) {
 	c.mu.RLock()
 	v := c.m[k]
 	c.mu.RUnlock()
+	c.count(v.raw != nil)
 	return v.raw, v.raw != nil
+}
+
+func (c *materialCache) count(hit bool) {
+	if hit {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
 }
 
 func (c *materialCache) put(k string, v []byte) { c.store(k, cachedMaterial{raw: v}) }
@@ -82,6 +94,7 @@ func (c *materialCache) getKey(k string) (*keyspec.Key, bool) {
 	c.mu.RLock()
 	v := c.m[k]
 	c.mu.RUnlock()
+	c.count(v.key != nil)
 	return v.key, v.key != nil
 }
 

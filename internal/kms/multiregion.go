@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -518,4 +519,61 @@ func checkPrimaryMove(k, n *keyRecord, target string) error {
 		}
 	}
 	return nil
+}
+
+// familyImport decides whether material with KeyMaterialId matID, not yet
+// associated with k, may be imported into k, a multi-Region key, given the
+// imported material of the other members of its family (read in the
+// import's transaction, so two members importing at once cannot both set
+// different material). It returns the family's record of that material
+// when a related key holds it: k takes it with the same version. It
+// returns ok false when the material is new to the family and k may take
+// it: k is the first member to receive material, or k is the primary key
+// and already has material (new material for an on-demand rotation: AWS
+// has it imported into the primary first, then into each replica). Any
+// other new material is refused with IncorrectKeyMaterialException: it is
+// not the material of the related keys. k's TopVersion is raised past the
+// family's, so that a new version number of k is new to the family.
+//
+// The ids are compared in constant time; they reveal nothing of the
+// material (checkMaterial).
+func familyImport(tx store.Tx, k *keyRecord, matID string, everImported bool) (materialInfo, bool, error) {
+	var fam []materialInfo
+	for _, region := range k.familyRegions() {
+		if region == k.Region {
+			continue
+		}
+		m, err := getKey(tx, k.Account, region, k.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return materialInfo{}, false, err
+		}
+		for _, mi := range m.MaterialInfo {
+			if mi.Imported && mi.ID != "" {
+				fam = append(fam, mi)
+				k.TopVersion = max(k.TopVersion, mi.Version)
+			}
+		}
+		k.TopVersion = max(k.TopVersion, m.TopVersion)
+	}
+	found, ok := materialInfo{}, false
+	for _, mi := range fam {
+		if subtle.ConstantTimeCompare([]byte(mi.ID), []byte(matID)) == 1 {
+			found, ok = mi, true
+		}
+	}
+	switch {
+	case ok:
+		return materialInfo{Version: found.Version, ID: found.ID, Imported: true, PendingRotation: found.PendingRotation}, true, nil
+	case len(fam) == 0 && !everImported:
+		return materialInfo{}, false, nil // the family's first material
+	case k.isPrimary() && everImported:
+		return materialInfo{}, false, nil // new material for a rotation
+	case k.isPrimary():
+		return materialInfo{}, false, errIncorrectKeyMaterial("The key material is not the key material imported into the related multi-Region keys of %s: import the same key material into every related multi-Region key.", k.arn())
+	default:
+		return materialInfo{}, false, errIncorrectKeyMaterial("The key material is not the key material of the related multi-Region keys of %s: import new key material into the primary key, in %s, then the same key material into each replica key.", k.arn(), k.primaryRegion())
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"sync"
+	"sync/atomic"
 )
 
 // recordCache keeps the decoded form of recently read key records, so that
@@ -20,6 +21,8 @@ type recordCache struct {
 	mu  sync.RWMutex
 	max int
 	m   map[recordID]cachedRecord
+
+	hits, misses atomic.Uint64 // CacheStats
 }
 
 type recordID struct{ scope, id string }
@@ -40,8 +43,10 @@ func (c *recordCache) decode(scope, id string, b []byte) (*keyRecord, error) {
 	e, ok := c.m[recordID{scope, id}]
 	c.mu.RUnlock()
 	if ok && bytes.Equal(e.raw, b) {
+		c.hits.Add(1)
 		return cloneRecord(e.rec), nil
 	}
+	c.misses.Add(1)
 	k, err := decodeKey(b)
 	if err != nil {
 		return nil, err

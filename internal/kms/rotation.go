@@ -251,7 +251,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, in *EnableKeyR
 		}
 	}
 	az := &authzReq{Action: "kms:EnableKeyRotation", Extra: map[string][]string{"kms:rotationperiodindays": {strconv.Itoa(int(period))}}}
-	_, err := s.mutateKey(ctx, c, in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
+	return mutateKeyCall(s, ctx, c, "EnableKeyRotation", in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, az.Action); err != nil {
 			return err
 		}
@@ -275,18 +275,14 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, in *EnableKeyR
 		}
 		r.Period = period
 		return scheduleRotation(tx, k, next)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
+	}, empty)
 }
 
 // DisableKeyRotation turns off automatic rotation. On-demand rotation stays
 // available.
 func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, in *KeyInput) (*Empty, error) {
 	az := &authzReq{Action: "kms:DisableKeyRotation"}
-	_, err := s.mutateKey(ctx, c, in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
+	return mutateKeyCall(s, ctx, c, "DisableKeyRotation", in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, az.Action); err != nil {
 			return err
 		}
@@ -305,11 +301,7 @@ func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, in *KeyInput)
 		r := k.rotation()
 		r.Enabled, r.Waiting, r.Period, r.Since = false, false, 0, 0
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
+	}, empty)
 }
 
 // GetKeyRotationStatus reports whether a key rotates automatically, its
@@ -351,7 +343,7 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, in *KeyInpu
 // due within 20 minutes (ConflictException).
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *KeyInput) (*RotateKeyOnDemandOutput, error) {
 	az := &authzReq{Action: "kms:RotateKeyOnDemand"}
-	k, err := s.mutateKey(ctx, c, in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
+	return mutateKeyCall(s, ctx, c, "RotateKeyOnDemand", in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, az.Action); err != nil {
 			return err
 		}
@@ -387,11 +379,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *KeyInput) 
 		}
 		r.OnDemand++
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &RotateKeyOnDemandOutput{KeyId: k.ID}, nil
+	}, func(k *keyRecord) *RotateKeyOnDemandOutput { return &RotateKeyOnDemandOutput{KeyId: k.ID} })
 }
 
 // Values of ListKeyRotations' IncludeKeyMaterial.

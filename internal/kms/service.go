@@ -87,6 +87,10 @@ type Call struct {
 	// Resources lists the ARNs of the keys the call was authorized
 	// against, in order, filled in by the core (for the audit trail).
 	Resources []string
+
+	// ev is the event Invoke records, while it runs the call: a changing
+	// operation records it inside its own transaction (commitCall).
+	ev *Event
 }
 
 func (c *Call) scope() string { return c.Principal.Account + "/" + c.Region }

@@ -12,7 +12,7 @@ func (s *Service) TagResource(ctx context.Context, c *Call, in *TagResourceInput
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	_, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:TagResource", RequestTags: in.Tags}, func(tx store.Tx, k *keyRecord) error {
+	return mutateKeyCall(s, ctx, c, "TagResource", in.KeyId, &authzReq{Action: "kms:TagResource", RequestTags: in.Tags}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, "kms:TagResource"); err != nil {
 			return err
 		}
@@ -24,16 +24,12 @@ func (s *Service) TagResource(ctx context.Context, c *Call, in *TagResourceInput
 			return errLimit("A KMS key can have at most 50 tags.")
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
+	}, empty)
 }
 
 // UntagResource removes tags from a customer managed key.
 func (s *Service) UntagResource(ctx context.Context, c *Call, in *UntagResourceInput) (*Empty, error) {
-	_, err := s.mutateKey(ctx, c, in.KeyId, &authzReq{Action: "kms:UntagResource", Extra: map[string][]string{"aws:tagkeys": in.TagKeys}}, func(tx store.Tx, k *keyRecord) error {
+	return mutateKeyCall(s, ctx, c, "UntagResource", in.KeyId, &authzReq{Action: "kms:UntagResource", Extra: map[string][]string{"aws:tagkeys": in.TagKeys}}, func(tx store.Tx, k *keyRecord) error {
 		if err := requireCustomerManaged(k, "kms:UntagResource"); err != nil {
 			return err
 		}
@@ -42,11 +38,7 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, in *UntagResourceI
 		}
 		k.Tags = slices.DeleteFunc(k.Tags, func(t Tag) bool { return slices.Contains(in.TagKeys, t.TagKey) })
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
+	}, empty)
 }
 
 // ListResourceTags lists a key's tags.
@@ -151,12 +143,8 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, in *PutKeyPolicyInp
 			return nil, err
 		}
 	}
-	_, err = s.updateKey(ctx, r.key, func(tx store.Tx, k *keyRecord) error {
+	return updateKeyCall(s, ctx, c, "PutKeyPolicy", r.key, func(tx store.Tx, k *keyRecord) error {
 		k.Policy = in.Policy
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Empty{}, nil
+	}, empty)
 }

@@ -223,6 +223,34 @@ func (g *CounterFunc) write(b *strings.Builder) {
 	fmt.Fprintf(b, "%s %s\n", g.fname, formatFloat(g.fn()))
 }
 
+// CounterFuncVec is a counter family with one label whose series are read
+// when the metrics are written (for counts kept elsewhere, such as the
+// hits of several caches).
+type CounterFuncVec struct {
+	meta
+	fn func(add func(value string, v float64))
+}
+
+// NewCounterFuncVec registers a counter family with one label; fn calls add
+// once per series, with the label's value and the count.
+func (r *Registry) NewCounterFuncVec(name, help, label string, fn func(add func(value string, v float64))) {
+	r.add(&CounterFuncVec{meta: meta{fname: name, help: help, typ: "counter", labels: []string{label}}, fn: fn})
+}
+
+func (c *CounterFuncVec) write(b *strings.Builder) {
+	c.header(b)
+	type series struct {
+		value string
+		v     float64
+	}
+	var all []series
+	c.fn(func(value string, v float64) { all = append(all, series{value, v}) })
+	slices.SortFunc(all, func(x, y series) int { return strings.Compare(x.value, y.value) })
+	for _, s := range all {
+		fmt.Fprintf(b, "%s%s %s\n", c.fname, c.labelString([]string{s.value}, ""), formatFloat(s.v))
+	}
+}
+
 // HistogramVec is a family of histograms by label values, with fixed
 // upper bounds.
 type HistogramVec struct {

@@ -18,9 +18,17 @@ func TestExposition(t *testing.T) {
 	h.Observe(0.1, "Encrypt")
 	h.Observe(5, "Encrypt")
 	r.NewGaugeFunc("t_up", "Up.", func() float64 { return 1 })
+	r.NewCounterFuncVec("t_hits_total", "Hits.", "cache", func(add func(string, float64)) {
+		add("policy", 2)
+		add("key", 7)
+	})
 	var b strings.Builder
 	r.WriteTo(&b)
-	want := `# HELP t_latency_seconds Latency.
+	want := `# HELP t_hits_total Hits.
+# TYPE t_hits_total counter
+t_hits_total{cache="key"} 7
+t_hits_total{cache="policy"} 2
+# HELP t_latency_seconds Latency.
 # TYPE t_latency_seconds histogram
 t_latency_seconds_bucket{operation="Encrypt",le="0.1"} 2
 t_latency_seconds_bucket{operation="Encrypt",le="1"} 2

@@ -7,6 +7,16 @@
 // A bucket holds Burst seconds' worth of its rate and refills continuously.
 // Limits are configured as a spec string (see Parse); the zero Limiter and a
 // nil *Limiter allow everything.
+//
+// The rates are the whole service's. When several nodes serve the same
+// accounts (a cluster on one database), each node's Limiter is told how
+// many nodes are live (SetNodes) and allows its share: 1/n of every rate and
+// of every burst, so that the cluster as a whole allows about the
+// configured rates — exactly while the load is spread evenly and the node
+// count is current, less when one node gets more than its share of an
+// account's load. (A bucket keeps at least one request of capacity, so a
+// rate below one request per second per node allows up to one request per
+// node at a time.)
 package quota
 
 import (
@@ -17,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -156,8 +167,28 @@ type Limiter struct {
 	// OnThrottle, when set, is told the group of every refused request.
 	OnThrottle func(group string)
 
+	// nodes is how many nodes share the rates (SetNodes); 0 means 1.
+	nodes atomic.Int64
+
 	mu      sync.Mutex
 	buckets map[string]*bucket
+}
+
+// SetNodes sets how many nodes share the configured rates, n >= 1: from
+// now on this limiter allows 1/n of each rate and burst. Safe to call
+// while requests are served.
+func (l *Limiter) SetNodes(n int) {
+	if l != nil {
+		l.nodes.Store(int64(max(n, 1)))
+	}
+}
+
+// Nodes returns how many nodes share the configured rates.
+func (l *Limiter) Nodes() int {
+	if l == nil {
+		return 1
+	}
+	return int(max(l.nodes.Load(), 1))
 }
 
 type bucket struct {
@@ -188,6 +219,7 @@ func (l *Limiter) Allow(account, region, op string, body []byte) (ok bool, group
 	}
 	groups := Groups(op, body)
 	now := l.now()
+	share := float64(l.Nodes())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var take []*bucket
@@ -196,6 +228,7 @@ func (l *Limiter) Allow(account, region, op string, body []byte) (ok bool, group
 		if !limited {
 			continue
 		}
+		rate /= share
 		capacity := max(rate*l.cfg.Burst, 1)
 		k := account + "/" + region + "/" + g
 		b := l.buckets[k]

@@ -103,3 +103,47 @@ func TestLimiterBuckets(t *testing.T) {
 		t.Error("a nil Limiter refused")
 	}
 }
+
+// TestLimiterShare: n limiters that each know n nodes share the rates
+// together allow what one limiter alone allows, burst and refill.
+func TestLimiterShare(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		now := time.Unix(1000, 0)
+		var nodes []*Limiter
+		for range n {
+			l := New(Config{Rates: map[string]float64{GroupSymmetric: 60}})
+			l.SetClock(func() time.Time { return now })
+			l.SetNodes(n)
+			nodes = append(nodes, l)
+		}
+		drain := func() int {
+			total := 0
+			for _, l := range nodes {
+				for {
+					if ok, _ := l.Allow("111122223333", "us-east-1", "Encrypt", nil); !ok {
+						break
+					}
+					total++
+				}
+			}
+			return total
+		}
+		if got := drain(); got != 60 {
+			t.Errorf("%d nodes: a burst of %d, want 60 in all", n, got)
+		}
+		now = now.Add(500 * time.Millisecond)
+		if got := drain(); got < 29 || got > 30 {
+			t.Errorf("%d nodes: %d requests after half a second at 60/s, want 30 in all", n, got)
+		}
+	}
+	l := New(Config{Rates: map[string]float64{"CreateKey": 5}})
+	l.SetNodes(0)
+	if l.Nodes() != 1 {
+		t.Errorf("SetNodes(0): Nodes() = %d, want 1", l.Nodes())
+	}
+	var nilLimiter *Limiter
+	nilLimiter.SetNodes(3)
+	if nilLimiter.Nodes() != 1 {
+		t.Error("a nil Limiter's Nodes is not 1")
+	}
+}

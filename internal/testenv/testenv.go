@@ -8,6 +8,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,15 @@ type Options struct {
 	Sealer       rootkey.Sealer
 	EncryptLimit int
 	Dev          bool
+	// AuditInStore keeps the audit trail's records in the store, as on
+	// PostgreSQL; by default they go to segment files in a temporary
+	// directory, as `serve` does on its embedded store.
+	AuditInStore bool
+	// AuditDir, if set, is where the segment files go.
+	AuditDir string
+	// Setup, if set, is called with the assembled app before the server
+	// serves its first request: to replace a part of it (the recorder).
+	Setup func(a *app.App)
 }
 
 // Start runs a server until the test ends.
@@ -64,6 +74,9 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
 	root := app.NewCredentials()
+	if o.AuditDir == "" && !o.AuditInStore {
+		o.AuditDir = filepath.Join(t.TempDir(), "audit")
+	}
 	a, err := app.New(context.Background(), app.Options{
 		Store:        o.Store,
 		Sealer:       o.Sealer,
@@ -73,9 +86,13 @@ func Start(t testing.TB, o Options) *Env {
 		Dev:          o.Dev,
 		EncryptLimit: o.EncryptLimit,
 		BootstrapKey: root,
+		AuditDir:     o.AuditDir,
 	})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
+	}
+	if o.Setup != nil {
+		o.Setup(a)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -87,6 +104,7 @@ func Start(t testing.TB, o Options) *Env {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
+		a.Close()
 		o.Store.Close()
 	})
 	return &Env{T: t, App: a, Clock: clk, Store: o.Store, Endpoint: "http://" + ln.Addr().String(), Root: root}

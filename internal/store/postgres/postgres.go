@@ -11,7 +11,9 @@
 //     maxAttempts times and normally at most twice. Update returns nil only
 //     once PostgreSQL has committed.
 //   - Views run REPEATABLE READ READ ONLY: one consistent snapshot, no locks,
-//     never a serialization failure.
+//     never a serialization failure. A View costs one round trip per read
+//     and nothing more: BEGIN travels with its first read, and its ROLLBACK
+//     with the next statement sent on the connection (see View).
 //   - Bytes in, bytes out: scope and id are bytea, so any bytes fit and List
 //     orders them byte-wise whatever the database's collation. List walks the
 //     primary key index: a page costs O(log n + page) at any depth.
@@ -108,7 +110,34 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// beginView starts a View's transaction.
+const beginView = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
 // View runs fn in a read-only REPEATABLE READ transaction.
+//
+// Round trips. Most Views read one record (Encrypt reads its key), so a
+// View must not pay three round trips (BEGIN, SELECT, ROLLBACK) for one
+// read. Here:
+//
+//   - BEGIN is not sent on its own: it is pipelined with the View's first
+//     statement, in one batch, so the first read costs one round trip; later
+//     reads run in the transaction that BEGIN opened, one round trip each. A
+//     View that reads nothing sends nothing.
+//   - ROLLBACK is not sent on its own either: the connection goes back to
+//     the pool still in the transaction, and the next user of the
+//     connection, View or Update, sends the ROLLBACK in front of its own
+//     first statement, in the same message; a connection left idle that way
+//     is rolled back by the pool after openIdleMax (pool.go).
+//
+// So a View reading one record costs one round trip, where it cost three.
+// Every read of a View, the first included, runs inside the one REPEATABLE
+// READ transaction, so a View sees one snapshot whatever it reads. (The
+// alternative, running the first read outside a transaction and opening
+// one only at a second read, would need the first read redone inside it
+// and fn run again when the two differ; View runs fn exactly once.) If the
+// connection turns out dead at the first read (it idled while the server
+// restarted), nothing was read yet, so the batch is sent again on another
+// connection, invisibly to fn.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -116,32 +145,16 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	for try := 0; ; try++ {
-		err, again := s.view(ctx, fn)
-		if !again || try > 0 {
-			return err
-		}
-	}
-}
-
-// view runs fn once; again says that nothing was sent on a connection that
-// turned out dead (it idled while the server restarted), so another should be
-// tried.
-func (s *Store) view(ctx context.Context, fn func(store.Tx) error) (err error, again bool) {
-	conn, err := s.pool.acquire(ctx)
+	conn, open, err := s.pool.get(ctx)
 	if err != nil {
-		return err, false
+		return err
 	}
-	defer s.pool.release(conn)
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		return fmt.Errorf("postgres: begin: %w", err), pgconn.SafeToRetry(err)
-	}
-	t := &tx{ctx: ctx, conn: conn}
+	t := &tx{ctx: ctx, conn: conn, begin: beginView, rollbackFirst: open, pool: s.pool}
 	defer func() {
 		t.done = true
-		rollback(conn)
+		s.pool.releaseOpen(t.conn)
 	}()
-	return fn(t), false
+	return fn(t)
 }
 
 // Update runs fn in a SERIALIZABLE transaction, again if PostgreSQL reports
@@ -173,11 +186,17 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 // attempt runs fn once; again says the transaction failed in a way that a
 // new attempt can fix.
 func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error, exclusive bool) (err error, again bool) {
-	conn, err := s.pool.acquire(ctx)
+	conn, open, err := s.pool.get(ctx)
 	if err != nil {
 		return err, false
 	}
 	defer s.pool.release(conn)
+	// A connection still in a View's transaction ends it in the same
+	// message (pool.go).
+	begin := "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE strongroom_records IN "
+	if open {
+		begin = "ROLLBACK; " + begin
+	}
 	// LOCK TABLE takes no snapshot: it runs before the transaction's
 	// snapshot is taken, so an exclusive attempt sees every commit made
 	// before it got the lock. ROW EXCLUSIVE is what writes take anyway; it
@@ -186,7 +205,7 @@ func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error, exclusive 
 	if exclusive {
 		mode = "EXCLUSIVE"
 	}
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE strongroom_records IN "+mode+" MODE"); err != nil {
+	if _, err := conn.Exec(ctx, begin+mode+" MODE"); err != nil {
 		return fmt.Errorf("postgres: begin: %w", err), pgconn.SafeToRetry(err) || retryable(err)
 	}
 	t := &tx{ctx: ctx, conn: conn, writable: true}
@@ -252,6 +271,73 @@ type tx struct {
 	done     bool
 	err      error    // the first failed statement: the transaction is aborted
 	changes  []string // notification payloads
+	// begin is the statement that opens a View's transaction, sent with
+	// its first read; empty once sent (and always in an Update).
+	begin string
+	// rollbackFirst: conn is still in an earlier View's transaction, to be
+	// rolled back in the first read's batch (pool.go).
+	rollbackFirst bool
+	pool          *pool // to replace a dead connection at a View's first read
+}
+
+// read runs a reading statement and hands its rows to scan, which must
+// start from scratch on each call (a first read may be sent twice). In a
+// View whose transaction is not open yet, the BEGIN goes in the same batch.
+func (t *tx) read(sql string, args []any, scan func(pgx.Rows) error) error {
+	if t.begin == "" {
+		rows, err := t.conn.Query(t.ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		return scanRows(rows, scan)
+	}
+	for try := 0; ; try++ {
+		b := &pgx.Batch{}
+		if t.rollbackFirst {
+			b.Queue("ROLLBACK")
+		}
+		b.Queue(t.begin)
+		b.Queue(sql, args...)
+		br := t.conn.SendBatch(t.ctx, b)
+		_, err := br.Exec()
+		if err == nil && t.rollbackFirst {
+			_, err = br.Exec()
+		}
+		if err == nil {
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				err = scanRows(rows, scan)
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			t.begin, t.rollbackFirst = "", false
+			return nil
+		}
+		// Nothing of the transaction was read: a connection that died
+		// while idle is replaced and the batch sent again.
+		if try > 0 || !t.conn.IsClosed() || t.ctx.Err() != nil {
+			return err
+		}
+		t.pool.release(t.conn)
+		conn, open, aerr := t.pool.get(t.ctx)
+		if aerr != nil {
+			t.conn = nil // released: the View's deferred release skips it
+			return aerr
+		}
+		t.conn, t.rollbackFirst = conn, open
+	}
+}
+
+func scanRows(rows pgx.Rows, scan func(pgx.Rows) error) error {
+	defer rows.Close()
+	if err := scan(rows); err != nil {
+		return err
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // fail records a failed statement.
@@ -267,14 +353,21 @@ func (t *tx) Get(kind store.Kind, scope, id string) ([]byte, error) {
 		return nil, err
 	}
 	var v []byte
-	err := t.conn.QueryRow(t.ctx,
-		`SELECT value FROM strongroom_records WHERE kind = $1 AND scope = $2 AND id = $3`,
-		string(kind), []byte(scope), []byte(id)).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
+	found := false
+	err := t.read(`SELECT value FROM strongroom_records WHERE kind = $1 AND scope = $2 AND id = $3`,
+		[]any{string(kind), []byte(scope), []byte(id)}, func(rows pgx.Rows) error {
+			v, found = nil, false
+			if !rows.Next() {
+				return nil
+			}
+			found = true
+			return rows.Scan(&v)
+		})
 	if err != nil {
 		return nil, t.fail("get", err)
+	}
+	if !found {
+		return nil, store.ErrNotFound
 	}
 	return v, nil
 }
@@ -288,23 +381,21 @@ func (t *tx) List(kind store.Kind, scope, after string, limit int) ([]store.Item
 		l := int64(limit)
 		lim = &l
 	}
-	rows, err := t.conn.Query(t.ctx,
-		`SELECT id, value FROM strongroom_records
-		 WHERE kind = $1 AND scope = $2 AND id > $3 ORDER BY id LIMIT $4`,
-		string(kind), []byte(scope), []byte(after), lim)
-	if err != nil {
-		return nil, t.fail("list", err)
-	}
 	var items []store.Item
-	for rows.Next() {
-		var id, v []byte
-		if err := rows.Scan(&id, &v); err != nil {
-			rows.Close()
-			return nil, t.fail("list", err)
-		}
-		items = append(items, store.Item{ID: string(id), Value: v})
-	}
-	if err := rows.Err(); err != nil {
+	err := t.read(`SELECT id, value FROM strongroom_records
+		 WHERE kind = $1 AND scope = $2 AND id > $3 ORDER BY id LIMIT $4`,
+		[]any{string(kind), []byte(scope), []byte(after), lim}, func(rows pgx.Rows) error {
+			items = nil
+			for rows.Next() {
+				var id, v []byte
+				if err := rows.Scan(&id, &v); err != nil {
+					return err
+				}
+				items = append(items, store.Item{ID: string(id), Value: v})
+			}
+			return nil
+		})
+	if err != nil {
 		return nil, t.fail("list", err)
 	}
 	return items, nil

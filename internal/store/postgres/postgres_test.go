@@ -69,7 +69,7 @@ var schemas atomic.Int64
 
 // freshURL creates an empty schema in the test database and returns a
 // connection URL whose search_path selects it, with extra parameters.
-func freshURL(t *testing.T, params ...string) string {
+func freshURL(t testing.TB, params ...string) string {
 	t.Helper()
 	schema := fmt.Sprintf("t%d", schemas.Add(1))
 	admin(t, "CREATE SCHEMA "+schema)
@@ -84,7 +84,7 @@ func freshURL(t *testing.T, params ...string) string {
 }
 
 // admin runs SQL on the test database on a connection of its own.
-func admin(t *testing.T, sql string, args ...any) {
+func admin(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), testDB.String())
 	if err != nil {

@@ -1,0 +1,284 @@
+package audit
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"strongroom/internal/clock"
+	"strongroom/internal/rootkey"
+	"strongroom/internal/store"
+	"strongroom/internal/store/bolt"
+)
+
+// counted is a test effect store: every effect adds its int to a counter in
+// the store, in the transaction that applies it.
+func counted(tx store.Tx, effects []any) error {
+	n, err := counter(tx)
+	if err != nil {
+		return err
+	}
+	for _, e := range effects {
+		n += e.(int)
+	}
+	return tx.Put(store.KindMeta, "", "test-counter", []byte(strconv.Itoa(n)))
+}
+
+func counter(tx store.Tx) (int, error) {
+	b, err := tx.Get(store.KindMeta, "", "test-counter")
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(b))
+}
+
+func readCounter(t *testing.T, st store.Store) int {
+	t.Helper()
+	var n int
+	if err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = counter(tx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// segTrail opens a trail over st with its segments in dir.
+func openSegTrail(t *testing.T, st store.Store, sealer rootkey.Sealer, clk *clock.Fake, dir string) (*Trail, error) {
+	t.Helper()
+	return Open(ctx, st, sealer, Options{Clock: clk, DigestEvery: 4, SegmentDir: dir, Codec: intCodec{}, Effects: counted})
+}
+
+// TestSegmentsRecoverAfterACrash: records acknowledged while the store
+// refused the applier's writes are durable in the segments only; a new
+// process applies their effects exactly once, cuts off a torn write at the
+// end, and goes on with an unbroken chain.
+func TestSegmentsRecoverAfterACrash(t *testing.T) {
+	dir := t.TempDir()
+	b, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sealer, clk := rootkey.NewEphemeral(), clock.NewFake(t0)
+	segDir := filepath.Join(dir, "audit")
+	fs := &failingStore{Store: b}
+	tr, err := openSegTrail(t, fs, sealer, clk, segDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ { // applied
+		if err := tr.Append(ctx, &Entry{Event: event(i, "Encrypt", "alice", clk.Now()), Effect: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fs.failing.on.Store(true) // the store refuses writes: the segments do not
+	for i := 6; i <= 12; i++ {
+		if err := tr.Append(ctx, &Entry{Event: event(i, "Encrypt", "bob", clk.Now()), Effect: 10}); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if err := tr.Sync(ctx); err == nil {
+		t.Fatal("Sync while the store refuses writes")
+	}
+	if n := readCounter(t, b); n != 5 {
+		t.Fatalf("counter %d before the crash, want 5", n)
+	}
+	// The process dies: the applier stops with 7 records not applied, and a
+	// group's write was torn at the end of the segment.
+	close(tr.seg.stop)
+	<-tr.seg.done
+	seg := tr.seg.log.wseg.path
+	end := tr.seg.log.off
+	tr.seg.log.close()
+	f, err := os.OpenFile(seg, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := appendFrame(nil, 13, []byte(`{"type":"record","seq":13}`), []byte{effectCodec, '9'})
+	if _, err := f.WriteAt(torn[:len(torn)-3], end); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	tr, err = openSegTrail(t, b, sealer, clk, segDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if n := readCounter(t, b); n != 75 {
+		t.Fatalf("counter %d after recovery, want 75 (5×1 + 7×10, each once)", n)
+	}
+	if err := tr.Append(ctx, &Entry{Event: event(13, "Decrypt", "carol", clk.Now()), Effect: 100}); err != nil {
+		t.Fatal(err)
+	}
+	rep := verify(t, exportAll(t, tr, ExportQuery{MaxLines: 5}))
+	if rep.Problem != nil || rep.Records != 13 || rep.LastSeq != 13 {
+		t.Fatalf("after recovery: %+v %v", rep, rep.Problem)
+	}
+	if n := readCounter(t, b); n != 175 {
+		t.Fatalf("counter %d, want 175", n)
+	}
+	tr.Close()
+	// A clean reopen applies nothing twice.
+	tr, err = openSegTrail(t, b, sealer, clk, segDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if n := readCounter(t, b); n != 175 {
+		t.Fatalf("counter %d after a clean reopen, want 175", n)
+	}
+}
+
+// TestSegmentsAcrossFiles: records spread over many segment files read
+// back in order, across files, by export and lookup, after a reopen too;
+// pruning removes whole files.
+func TestSegmentsAcrossFiles(t *testing.T) {
+	old := segMaxSize
+	segMaxSize = 4 << 10
+	defer func() { segMaxSize = old }()
+	dir := t.TempDir()
+	b, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sealer, clk := rootkey.NewEphemeral(), clock.NewFake(t0)
+	segDir := filepath.Join(dir, "audit")
+	tr, err := openSegTrail(t, b, sealer, clk, segDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := 1; i <= n; i++ {
+		if err := tr.Append(ctx, &Entry{Event: event(i, []string{"Encrypt", "Decrypt"}[i%2], "alice", clk.Now()), Effect: 1}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Second)
+	}
+	tr.Close()
+	files, _ := filepath.Glob(filepath.Join(segDir, "*.seg"))
+	if len(files) < 10 {
+		t.Fatalf("%d segment files: the test wants many", len(files))
+	}
+	tr, err = openSegTrail(t, b, sealer, clk, segDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rep := verify(t, exportAll(t, tr, ExportQuery{MaxLines: 37}))
+	if rep.Problem != nil || rep.Records != n {
+		t.Fatalf("%+v %v", rep, rep.Problem)
+	}
+	// A range in the middle, found by binary search across files.
+	from := t0.Add(100 * time.Second)
+	rep = verify(t, exportAll(t, tr, ExportQuery{Start: from, End: from.Add(49 * time.Second)}))
+	if rep.Problem != nil || rep.Records != 50 || rep.FirstSeq != 101 {
+		t.Fatalf("range: %+v %v", rep, rep.Problem)
+	}
+	p, err := tr.Lookup(ctx, LookupQuery{Key: AttrEventName, Value: "Decrypt", MaxResults: 200})
+	if err != nil || len(p.Events) != n/2 || p.Events[0].EventID != "event-299" {
+		t.Fatalf("lookup: %d events, %v", len(p.Events), err)
+	}
+	// Prune: the records older than the retention go with their files.
+	pr, err := Open(ctx, b, sealer, Options{Clock: clk, Retention: 150 * time.Second, SegmentDir: filepath.Join(dir, "unused"), Codec: intCodec{}})
+	_ = pr
+	if err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("a trail opened on the wrong segment directory: %v", err)
+	}
+	tr.Close()
+	tr, err = Open(ctx, b, sealer, Options{Clock: clk, Retention: 150 * time.Second, SegmentDir: segDir, Codec: intCodec{}, Effects: counted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	removed, err := tr.Prune(ctx)
+	if err != nil || removed < 100 || removed > 150 {
+		t.Fatalf("pruned %d, %v", removed, err)
+	}
+	after, _ := filepath.Glob(filepath.Join(segDir, "*.seg"))
+	if len(after) >= len(files) {
+		t.Fatalf("%d files before pruning, %d after", len(files), len(after))
+	}
+	rep = verify(t, exportAll(t, tr, ExportQuery{}))
+	if rep.Problem != nil || rep.Records != n-removed || rep.FirstSeq != uint64(removed)+1 {
+		t.Fatalf("after pruning: %+v %v", rep, rep.Problem)
+	}
+	if c := readCounter(t, b); c != n {
+		t.Fatalf("counter %d, want %d", c, n)
+	}
+}
+
+// TestSegmentOutbox: AppendTx (a record that must commit with the caller's
+// writes) goes to the store's outbox with its effect, then into the
+// segments, once.
+func TestSegmentOutbox(t *testing.T) {
+	dir := t.TempDir()
+	b, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sealer, clk := rootkey.NewEphemeral(), clock.NewFake(t0)
+	tr, err := openSegTrail(t, b, sealer, clk, filepath.Join(dir, "audit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	boom := errors.New("rolled back")
+	if err := b.Update(ctx, func(tx store.Tx) error {
+		if err := tr.AppendTx(tx, &Entry{Event: event(1, "DeleteKey", "svc", clk.Now()), Effect: 1000}); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	for i := 2; i <= 4; i++ {
+		if err := b.Update(ctx, func(tx store.Tx) error {
+			return tr.AppendTx(tx, &Entry{Event: event(i, "RotateKey", "svc", clk.Now()), Effect: 7})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if c := readCounter(t, b); c != 7*(i-1) {
+			t.Fatalf("the effect did not commit with the caller's writes: counter %d", c)
+		}
+	}
+	if err := tr.Append(ctx, &Entry{Event: event(5, "Encrypt", "alice", clk.Now()), Effect: 1}); err != nil {
+		t.Fatal(err)
+	}
+	rep := verify(t, exportAll(t, tr, ExportQuery{}))
+	if rep.Problem != nil || rep.Records != 4 {
+		t.Fatalf("%+v %v", rep, rep.Problem)
+	}
+	p, err := tr.Lookup(ctx, LookupQuery{Key: AttrEventName, Value: "RotateKey"})
+	if err != nil || len(p.Events) != 3 {
+		t.Fatalf("%d RotateKey records, %v", len(p.Events), err)
+	}
+	if c := readCounter(t, b); c != 22 {
+		t.Fatalf("counter %d, want 22", c)
+	}
+	var left []store.Item
+	b.View(ctx, func(tx store.Tx) error {
+		left, err = tx.List(store.KindAuditMeta, "", outboxPrefix, 10)
+		return err
+	})
+	for _, it := range left {
+		if strings.HasPrefix(it.ID, outboxPrefix) {
+			t.Fatalf("outbox record %s left", it.ID)
+		}
+	}
+}

@@ -87,8 +87,8 @@ type serveFlags struct {
 	account      string
 	encryptLimit int
 	logLevel     string
-	// storeCheck is "full" or "quick": how much of the embedded store is
-	// verified at start.
+	// storeCheck is "auto", "full" or "quick": how much of the embedded
+	// store is verified at start (bolt.CheckMode).
 	storeCheck string
 	// awsManagedRotationDays is how often AWS managed keys rotate.
 	awsManagedRotationDays int
@@ -109,7 +109,7 @@ func parseServeFlags(args []string, dev bool) (*serveFlags, error) {
 	fs.IntVar(&f.encryptLimit, "encrypt-limit", envInt("STRONGROOM_ENCRYPT_LIMIT", 1<<20), "largest Encrypt plaintext in bytes (the chapter's 1 MiB by default; 4096 for AWS's limit)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("STRONGROOM_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	if !dev {
-		fs.StringVar(&f.storeCheck, "store-check", envOr("STRONGROOM_STORE_CHECK", "full"), "what the embedded store checks at start: full (every page and record checksum; time and memory grow with the file) or quick (file size only; records are still checked when read)")
+		fs.StringVar(&f.storeCheck, "store-check", envOr("STRONGROOM_STORE_CHECK", "auto"), "what the embedded store checks at start: auto (full before serving after an unclean stop or a change to the file, otherwise quick and then full in the background, refusing every request if it finds damage), full (every page and record checksum before serving; time grows with the file) or quick (file size only; records are still checked when read)")
 	}
 	fs.IntVar(&f.awsManagedRotationDays, "aws-managed-rotation-days", envInt("STRONGROOM_AWS_MANAGED_ROTATION_DAYS", 1095), "rotation period of AWS managed keys: the chapter's 1095 days (about three years), or 365 as AWS does today")
 	if !dev {
@@ -130,14 +130,17 @@ func parseServeFlags(args []string, dev bool) (*serveFlags, error) {
 	if len(f.account) != 12 || !strings12Digits(f.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, got %q", f.account)
 	}
-	if !dev && f.storeCheck != "full" && f.storeCheck != "quick" {
-		return nil, fmt.Errorf("--store-check must be full or quick, got %q", f.storeCheck)
+	if _, ok := storeChecks[f.storeCheck]; !dev && !ok {
+		return nil, fmt.Errorf("--store-check must be auto, full or quick, got %q", f.storeCheck)
 	}
 	if f.encryptLimit < 1 {
 		return nil, fmt.Errorf("--encrypt-limit must be positive")
 	}
 	return f, nil
 }
+
+// storeChecks maps --store-check to the embedded store's check mode.
+var storeChecks = map[string]bolt.CheckMode{"auto": bolt.CheckAuto, "full": bolt.CheckFull, "quick": bolt.CheckQuick}
 
 func strings12Digits(s string) bool {
 	for _, c := range s {
@@ -229,10 +232,22 @@ func serve(args []string, dev bool) error {
 			// The audit trail grows with every request and has its own hash
 			// chain: Open's record walk skips it so start-up time does not
 			// grow with the trail (its records are still checked on read).
-			st, err = bolt.Open(f.dataDir, bolt.Options{SkipVerify: f.storeCheck == "quick", LazyKinds: []store.Kind{store.KindAudit, store.KindAuditDigest, store.KindKeyUsage}})
+			b, err := bolt.Open(f.dataDir, bolt.Options{
+				Check:     storeChecks[f.storeCheck],
+				LazyKinds: []store.Kind{store.KindAudit, store.KindAuditDigest, store.KindKeyUsage},
+				OnCheck: func(err error, took time.Duration) {
+					if err != nil {
+						log.Error("STORE DAMAGED: the embedded store failed the verification run after start; every request is refused from now on. Stop strongroom and restore the data directory from a backup", "err", err)
+						return
+					}
+					log.Info("embedded store verified", "took", took.Round(time.Millisecond))
+				},
+			})
 			if err != nil {
 				return err
 			}
+			log.Info("embedded store open", "file", b.Path(), "checked", b.Checked())
+			st = b
 			// The trail's records go to segment files beside the store
 			// (one fdatasync per group commit, docs/audit.md).
 			opts.AuditDir = filepath.Join(f.dataDir, "audit")

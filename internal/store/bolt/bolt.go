@@ -64,6 +64,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -98,22 +99,28 @@ type Options struct {
 	// LockTimeout is how long to wait for another process holding the data
 	// directory. Zero means DefaultLockTimeout.
 	LockTimeout time.Duration
-	// SkipVerify skips the walk over the whole file that Open does by
-	// default (bbolt's page check and every record's checksum, a cost that
-	// grows with the file, and which brings the whole file into memory).
-	// Open still refuses a truncated file, and damage in records is still
-	// found when they are read: nothing damaged is served.
+	// Check is how much of the file Open verifies before it returns:
+	// CheckFull (the zero value), CheckQuick or CheckAuto (see CheckMode).
+	Check CheckMode
+	// SkipVerify is CheckQuick, kept for callers that set it.
 	SkipVerify bool
-	// LazyKinds are kinds whose records Open does not walk: bulk,
-	// append-only data such as the audit trail, which grows with every
-	// request and has its own verification (a hash chain). Their records
-	// are still checksummed and checked on every read, and bbolt's page
-	// check still covers their pages; only the per-record walk, whose cost
-	// would grow start-up time with the trail, skips them.
+	// LazyKinds are kinds whose records Open's synchronous walk does not
+	// checksum: bulk, append-only data such as the audit trail, which grows
+	// with every request and has its own verification (a hash chain). Their
+	// records are still checksummed and checked on every read, the walk
+	// still follows their pages (so that damaged pages are found by it,
+	// and not by bbolt's page check), and the background verification of
+	// CheckAuto checksums them too.
 	LazyKinds []store.Kind
 	// Verify is accepted for callers that ask for verification explicitly;
-	// Open verifies unless SkipVerify is set.
+	// Open verifies unless SkipVerify is set or Check says otherwise.
 	Verify bool
+	// OnCheck, when not nil, is called once the background verification of
+	// CheckAuto ends: with nil if the file verified, or with the damage it
+	// found, after which every operation of the store returns that error
+	// (the store is fenced). It is not called when Close interrupts the
+	// verification, nor when Open verified synchronously.
+	OnCheck func(err error, took time.Duration)
 
 	// Fault, when not nil, is asked at each commit whether to fail it, at
 	// point p: tests use it to simulate a full disk or a failing fsync on
@@ -145,6 +152,25 @@ type Store struct {
 	// fenced holds the error that stops all writes: a commit failed after
 	// reaching the file.
 	fenced atomic.Pointer[error]
+	// damage holds the error that stops every operation: the background
+	// verification found the file damaged (check.go).
+	damage atomic.Pointer[error]
+	// sawDamage is set when any read or check met damage: Close then
+	// leaves no clean-close marker, so the next Open verifies before it
+	// serves.
+	sawDamage atomic.Bool
+	pageSize  int
+	// checked says what Open verified (Checked).
+	checked string
+	// stop ends the background goroutines (verification, trim), which bg
+	// counts.
+	stop context.Context
+	halt context.CancelFunc
+	bg   sync.WaitGroup
+	// closing refuses new Updates (under mu) once Close has begun; writers
+	// counts the Updates in flight, which Close waits for.
+	closing bool
+	writers sync.WaitGroup
 
 	// Group commit: Updates queue here; one of them, the leader, runs the
 	// queue as one bbolt transaction, then hands leadership to the next
@@ -204,33 +230,57 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, fault: opts.Fault, lazy: map[string]bool{}}
+	s := &Store{db: db, path: path, fault: opts.Fault, lazy: map[string]bool{}, pageSize: db.Info().PageSize}
+	s.stop, s.halt = context.WithCancel(context.Background())
 	for _, k := range opts.LazyKinds {
 		s.lazy[string(k)] = true
 	}
 	version, err := s.init()
 	if err != nil {
+		s.halt()
 		db.Close()
 		return nil, err
 	}
 	removeStaleNew(path) // we hold the file: no create is under way
-	if !opts.SkipVerify || version < FormatVersion {
+	// The marker of the last clean close is read and removed before
+	// anything is written: it describes the file as that close left it.
+	clean := s.takeCleanMarker()
+	mode := opts.Check
+	if opts.SkipVerify && mode == CheckFull {
+		mode = CheckQuick
+	}
+	background := false
+	switch {
+	case version < FormatVersion, mode == CheckFull, mode == CheckAuto && !clean:
 		// Check also before an upgrade, which would checksum damage.
-		if err := s.verify(context.Background(), version >= 2); err != nil {
-			db.Close()
-			return nil, err
-		}
-	} else if err := s.checkSize(); err != nil {
+		err = s.verify(context.Background(), version >= 2, false)
+		s.afterWalk()
+		s.checked = "full, before serving"
+	default:
 		// The quick check: a file cut short is refused at once.
+		err = s.checkSize()
+		background = mode == CheckAuto
+		s.checked = "quick"
+		if background {
+			s.checked = "quick (clean close), full in the background"
+		}
+	}
+	if err != nil {
+		s.halt()
 		db.Close()
 		return nil, err
 	}
 	if version < FormatVersion {
 		if err := s.upgrade(); err != nil {
+			s.halt()
 			db.Close()
 			return nil, err
 		}
 	}
+	if background {
+		s.verifyInBackground(opts.OnCheck)
+	}
+	s.trimInBackground()
 	return s, nil
 }
 
@@ -305,6 +355,9 @@ func openDB(path string, timeout time.Duration) (db *bbolt.DB, err error) {
 			db, err = nil, fmt.Errorf("%w: %v", bolterrors.ErrInvalid, r)
 		}
 	}()
+	if err := checkTruncated(path); err != nil {
+		return nil, err
+	}
 	return bbolt.Open(path, 0o600, &bbolt.Options{
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
@@ -320,6 +373,68 @@ func openDB(path string, timeout time.Duration) (db *bbolt.DB, err error) {
 		// Map ahead, so that growing the file rarely waits for readers.
 		InitialMmapSize: 256 << 20,
 	})
+}
+
+// checkTruncated refuses, before bbolt reads it, a file shorter than its
+// pages reach by its newest valid meta page (bbolt can crash opening one:
+// it maps and follows pages beyond the end). A file too short to hold the
+// meta pages, or with no valid one, is left to bbolt's own refusal.
+func checkTruncated(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bolt: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("bolt: %w", err)
+	}
+	const metaAt = 16 // after the page header
+	var best, bestTx uint64
+	found := false
+	pageSize := int64(0)
+	for i := int64(0); i < 2; i++ {
+		var m [metaAt + 64]byte
+		off := i * pageSize
+		if i == 1 {
+			if pageSize == 0 {
+				break
+			}
+		}
+		if n, _ := f.ReadAt(m[:], off); n < len(m) {
+			break
+		}
+		meta := m[metaAt:]
+		if binary.LittleEndian.Uint32(meta[0:4]) != 0xED0CDAED {
+			if i == 0 {
+				pageSize = int64(os.Getpagesize())
+			}
+			continue
+		}
+		ps := int64(binary.LittleEndian.Uint32(meta[8:12]))
+		h := fnv.New64a()
+		h.Write(meta[:56])
+		if h.Sum64() != binary.LittleEndian.Uint64(meta[56:64]) || ps < 512 || ps > 1<<20 {
+			if i == 0 {
+				pageSize = int64(os.Getpagesize())
+			}
+			continue
+		}
+		if i == 0 {
+			pageSize = ps
+		}
+		pgid, txid := binary.LittleEndian.Uint64(meta[40:48]), binary.LittleEndian.Uint64(meta[48:56])
+		if !found || txid > bestTx {
+			best, bestTx, found = pgid*uint64(ps), txid, true
+		}
+	}
+	if found && uint64(fi.Size()) < best {
+		return fmt.Errorf("bolt: %s is corrupt: it is truncated to %d bytes, but its pages reach %d", path, fi.Size(), best)
+	}
+	return nil
 }
 
 // init checks that the file is ours and of a format we know, marks a new
@@ -415,9 +530,11 @@ func (s *Store) upgrade() (err error) {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// Check reads the whole file and reports any inconsistency: what bbolt's
-// page check finds (Tx.Check), then every record whose checksum does not
-// match. It runs in read transactions, alongside other work.
+// Check reads the whole file and reports any inconsistency: every record
+// whose checksum does not match (of every kind, lazy ones too), then what
+// bbolt's page check finds (Tx.Check). It runs in read transactions,
+// alongside other work, and gives the file's pages it mapped in back to
+// the kernel when it is done.
 func (s *Store) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -425,23 +542,61 @@ func (s *Store) Check(ctx context.Context) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	return s.verify(ctx, true)
+	err := s.verify(ctx, true, true)
+	s.afterWalk()
+	return err
 }
 
 // verify walks every record (checking checksums if the format has them),
-// then runs bbolt's page check. The order matters: bbolt's check runs in a
-// goroutine of its own, where a damaged page that points outside the mapped
-// file is a fatal memory fault rather than a recoverable one; the walk,
-// here in ours, touches the same pages first and turns such damage into an
-// error.
-func (s *Store) verify(ctx context.Context, checksums bool) error {
+// then checks the page structure. The order matters: bbolt's check runs in
+// a goroutine of its own, where a damaged page that points outside the
+// mapped file is a fatal memory fault rather than a recoverable one; the
+// walk, here in ours, touches the same pages first and turns such damage
+// into an error.
+//
+// Without all (Open, before anyone writes), the structure is bbolt's
+// Tx.Check. With all (the background verification, Check: writers may be
+// running, and Tx.Check is only right without them), it is walkPages.
+//
+// With all, lazy kinds are checked like the others; without, the walk
+// follows their pages and keys (so that it, not bbolt's check, meets any
+// damaged page first) but skips their checksums and lookups.
+func (s *Store) verify(ctx context.Context, checksums, all bool) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			s.sawDamage.Store(true)
+		}
+	}()
 	if err := s.checkSize(); err != nil {
 		return err
 	}
-	if err := s.checkRecords(ctx, checksums); err != nil {
+	if err := s.checkRecords(ctx, checksums, all); err != nil {
 		return err
 	}
+	if all {
+		// Writers may be running: bbolt's check would be wrong.
+		return s.checkStructure(ctx)
+	}
 	return s.checkPages(ctx)
+}
+
+// checkStructure runs walkPages on a snapshot, taking a new one if
+// commits overwrote its meta page before the walk read it.
+func (s *Store) checkStructure(ctx context.Context) (err error) {
+	defer s.recoverCorrupt(&err)
+	for {
+		err = s.db.View(s.walkPages)
+		if !errors.Is(err, errStaleMeta) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if err != nil && !errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("bolt: %s is corrupt (its page structure is damaged): %w", s.path, err)
+	}
+	return s.mapErr(err)
 }
 
 // checkSize refuses a file shorter than the pages its meta page counts:
@@ -487,16 +642,17 @@ func (s *Store) checkPages(ctx context.Context) (err error) {
 
 // checkRecords walks every record and verifies that a lookup finds it, in
 // order, and, with checksums, that its checksum matches.
-func (s *Store) checkRecords(ctx context.Context, checksums bool) (err error) {
+func (s *Store) checkRecords(ctx context.Context, checksums, all bool) (err error) {
 	defer s.recoverCorrupt(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var bad []string
 	n := 0
 	err = s.db.View(func(btx *bbolt.Tx) error {
 		return btx.ForEach(func(kind []byte, kb *bbolt.Bucket) error {
-			if string(kind) == metaBucket || s.lazy[string(kind)] {
+			if string(kind) == metaBucket {
 				return nil
 			}
+			lazy := !all && s.lazy[string(kind)]
 			if err := checkKind(store.Kind(kind)); err != nil {
 				bad = append(bad, fmt.Sprintf("a bucket named %q", kind))
 				return nil
@@ -516,6 +672,25 @@ func (s *Store) checkRecords(ctx context.Context, checksums bool) (err error) {
 						if err := ctx.Err(); err != nil {
 							return err
 						}
+						if all && n%dropRecords == 0 {
+							// While serving, the walk's pages go back as it
+							// goes (see dropMapped); at Open, only at the
+							// end: dropping them on the way costs re-faults
+							// (the start after a crash takes 2-3× longer).
+							s.dropMappedTx(btx)
+						}
+					}
+					if lazy {
+						// Follow the pages and keys only: a nested bucket
+						// (v == nil) is damage, keys must ascend.
+						switch {
+						case v == nil:
+							bad = append(bad, recordName(store.Kind(kind), scope, string(id))+" (a nested bucket)")
+						case prev != nil && bytes.Compare(prev, id) >= 0:
+							bad = append(bad, recordName(store.Kind(kind), scope, string(id))+" (out of order)")
+						}
+						prev = append(prev[:0], id...)
+						return nil
 					}
 					if _, ok := unseal(store.Kind(kind), scope, string(id), v); checksums && !ok {
 						bad = append(bad, recordName(store.Kind(kind), scope, string(id))+" (checksum mismatch)")
@@ -631,13 +806,25 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
 
 // Close waits for running transactions and closes the file. Later calls
 // return store.ErrClosed.
+//
+// A Close that ends a healthy store (no failed commit, no damage seen)
+// leaves a clean-close marker next to the file, so that the next Open with
+// CheckAuto may serve at once and verify in the background (check.go).
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return store.ErrClosed
 	}
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.halt()
+	s.writers.Wait() // no write is in flight, and none can start
+	s.bg.Wait()
+	marker := s.cleanMarker()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("bolt: close %s: %w", s.path, err)
 	}
+	s.writeCleanMarker(marker)
 	return nil
 }
 
@@ -648,6 +835,9 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	if s.closed.Load() {
 		return store.ErrClosed
+	}
+	if err := s.Damage(); err != nil {
+		return err
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	btx, err := s.begin(false)
@@ -690,6 +880,12 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	c := &call{fn: fn, res: make(chan result, 1)}
 	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return store.ErrClosed
+	}
+	s.writers.Add(1)
+	defer s.writers.Done()
 	s.queue = append(s.queue, c)
 	var r result
 	if s.leading {
@@ -906,7 +1102,7 @@ func (s *Store) WriteError() error {
 	if p := s.fenced.Load(); p != nil {
 		return *p
 	}
-	return nil
+	return s.Damage()
 }
 
 // describeIOError says in words what an operating-system error means for
@@ -941,6 +1137,7 @@ func (s *Store) mapErr(err error) error {
 // pages, into an error naming the file.
 func (s *Store) recoverCorrupt(err *error) {
 	if r := recover(); r != nil {
+		s.sawDamage.Store(true)
 		*err = fmt.Errorf("bolt: %s is corrupt: %v", s.path, r)
 	}
 }
@@ -1057,6 +1254,7 @@ func (t *tx) Get(kind store.Kind, scope, id string) (v []byte, err error) {
 
 // damaged is the error of a read that met a record whose checksum fails.
 func (s *Store) damaged(kind store.Kind, scope, id string) error {
+	s.sawDamage.Store(true)
 	return fmt.Errorf("bolt: %s is corrupt: damaged %s (checksum mismatch)", s.path, recordName(kind, scope, id))
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"strongroom/internal/store"
@@ -48,11 +47,10 @@ type segTrail struct {
 	applyMu sync.Mutex // one apply at a time
 	drainMu sync.Mutex // one outbox drain at a time
 
-	outboxHint atomic.Bool
-	wake       chan struct{}
-	stop       chan struct{}
-	done       chan struct{}
-	closeOnce  sync.Once
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // segGroup is one group's records, durable in a segment.
@@ -122,7 +120,6 @@ func (t *Trail) openSegments(ctx context.Context) error {
 		}
 		t.log.Info("audit trail: applied records written before the last stop", "records", g.last-g.first+1)
 	}
-	st.outboxHint.Store(true) // an outbox record may wait from before
 	go t.applier()
 	return nil
 }
@@ -164,8 +161,8 @@ func (t *Trail) recoverTail(l *segLog, h head, st *segTrail) (*segGroup, error) 
 			upTo = segs[i+1].first - 1
 		}
 		if s.first <= seq && off == segHeaderSize {
-			// A segment that starts at or before records already read: only
-			// possible as the newer of two overlapping segments, which wins.
+			// Earlier segments stop before the next one's first record, so
+			// this is a head whose position contradicts its sequence number.
 			return nil, fmt.Errorf("audit: %s overlaps records already read (up to %d)", s.path, seq)
 		}
 		for seq < upTo {
@@ -181,8 +178,8 @@ func (t *Trail) recoverTail(l *segLog, h head, st *segTrail) (*segGroup, error) 
 				// The newest segment's torn end: a group whose write never
 				// completed, never acknowledged. Cut it off.
 				t.log.Warn("audit trail: cutting off a torn write at the end of a segment", "segment", s.path, "offset", off, "err", err)
-				if err := cutTail(s.path, off); err != nil {
-					return nil, err
+				if err := truncateSync(s.path, off); err != nil {
+					return nil, fmt.Errorf("audit: cutting off the torn end of %s: %w", s.path, err)
 				}
 				break
 			}
@@ -237,14 +234,6 @@ func (st *segTrail) addEffect(g *segGroup, b []byte) error {
 		g.outbox = append(g.outbox, string(b[1:]))
 	default:
 		return fmt.Errorf("unknown effect kind %d", b[0])
-	}
-	return nil
-}
-
-// cutTail zeroes a segment from off on: what a torn write left.
-func cutTail(path string, off int64) error {
-	if err := truncateSync(path, off); err != nil {
-		return fmt.Errorf("audit: cutting off the torn end of %s: %w", path, err)
 	}
 	return nil
 }
@@ -432,15 +421,14 @@ func (t *Trail) Sync(ctx context.Context) error {
 		return nil
 	}
 	st := t.seg
+	// The outbox is read every time (one store read): a flag set by
+	// AppendTx could be seen before the caller's transaction commits.
 	st.drainMu.Lock() // and wait for a drain under way
-	if st.outboxHint.Swap(false) {
-		if err := t.drainOutbox(ctx); err != nil {
-			st.outboxHint.Store(true)
-			st.drainMu.Unlock()
-			return err
-		}
-	}
+	err := t.drainOutbox(ctx)
 	st.drainMu.Unlock()
+	if err != nil {
+		return err
+	}
 	return t.apply(ctx)
 }
 
@@ -453,11 +441,7 @@ func (t *Trail) Close() error {
 	st := t.seg
 	st.closeOnce.Do(func() { close(st.stop) })
 	<-st.done
-	err := t.Sync(context.Background())
-	t.mu.Lock()
-	lerr := st.log.close()
-	t.mu.Unlock()
-	return errors.Join(err, lerr)
+	return errors.Join(t.Sync(context.Background()), st.log.close())
 }
 
 // outboxEntry is a record written by AppendTx, waiting in the store to be
@@ -486,7 +470,6 @@ func (t *Trail) outboxTx(tx store.Tx, e *Entry) error {
 			return err
 		}
 	}
-	t.seg.outboxHint.Store(true)
 	select {
 	case t.seg.wake <- struct{}{}:
 	default:
@@ -494,7 +477,7 @@ func (t *Trail) outboxTx(tx store.Tx, e *Entry) error {
 	return nil
 }
 
-// drainOutbox moves the outbox's records into the segments (as one group
+// drainOutbox moves up to 1,000 outbox records into the segments (as one group
 // commit, like Appends), skipping those moved but not yet applied.
 func (t *Trail) drainOutbox(ctx context.Context) error {
 	st := t.seg
@@ -530,9 +513,6 @@ func (t *Trail) drainOutbox(ctx context.Context) error {
 	st.mu.Unlock()
 	if len(ws) == 0 {
 		return nil
-	}
-	if len(items) == 1000 {
-		st.outboxHint.Store(true) // more after these
 	}
 	err = t.appendWaiters(ws)
 	if err != nil {
@@ -634,27 +614,7 @@ func (t *Trail) pruneSegments(ctx context.Context, cutoff string) (int, error) {
 			return nil
 		}
 		removed = int(next - h.First)
-		for {
-			ds, err := tx.List(store.KindAuditDigest, "", "", 1000)
-			if err != nil {
-				return err
-			}
-			n := 0
-			for _, d := range ds {
-				if d.ID >= seqID(next) {
-					break
-				}
-				if err := tx.Delete(store.KindAuditDigest, "", d.ID); err != nil {
-					return err
-				}
-				n++
-			}
-			if n < 1000 {
-				break
-			}
-		}
-		h.First = next
-		return tx.Put(store.KindAuditMeta, "", metaHead, mustJSON(h))
+		return pruneTo(tx, h, next)
 	})
 	if err != nil {
 		return 0, err

@@ -753,6 +753,32 @@ func (t *Trail) sealDue(h head) bool {
 	return h.Seq > h.DigestSeq && t.clock.Now().Unix()-h.DigestTime >= int64(t.opts.DigestInterval/time.Second)
 }
 
+// pruneTo makes next the oldest record kept: it removes the digests of the
+// records before it and moves the head's First.
+func pruneTo(tx store.Tx, h head, next uint64) error {
+	for {
+		ds, err := tx.List(store.KindAuditDigest, "", "", 1000)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, d := range ds {
+			if d.ID >= seqID(next) {
+				break
+			}
+			if err := tx.Delete(store.KindAuditDigest, "", d.ID); err != nil {
+				return err
+			}
+			n++
+		}
+		if n < 1000 {
+			break
+		}
+	}
+	h.First = next
+	return tx.Put(store.KindAuditMeta, "", metaHead, mustJSON(h))
+}
+
 // Prune removes records older than the retention period (and the digests
 // of removed records) and returns how many records it removed.
 func (t *Trail) Prune(ctx context.Context) (int, error) {
@@ -793,20 +819,7 @@ func (t *Trail) Prune(ctx context.Context) (int, error) {
 				return nil
 			}
 			more = removed == len(items)
-			ds, err := tx.List(store.KindAuditDigest, "", "", 1000)
-			if err != nil {
-				return err
-			}
-			for _, d := range ds {
-				if d.ID >= seqID(next) {
-					break
-				}
-				if err := tx.Delete(store.KindAuditDigest, "", d.ID); err != nil {
-					return err
-				}
-			}
-			h.First = next
-			return tx.Put(store.KindAuditMeta, "", metaHead, mustJSON(h))
+			return pruneTo(tx, h, next)
 		})
 		total += removed
 		if err == nil && !more && t.seg != nil {

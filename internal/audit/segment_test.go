@@ -52,7 +52,7 @@ func readCounter(t *testing.T, st store.Store) int {
 	return n
 }
 
-// segTrail opens a trail over st with its segments in dir.
+// openSegTrail opens a trail over st with its segments in dir.
 func openSegTrail(t *testing.T, st store.Store, sealer rootkey.Sealer, clk *clock.Fake, dir string) (*Trail, error) {
 	t.Helper()
 	return Open(ctx, st, sealer, Options{Clock: clk, DigestEvery: 4, SegmentDir: dir, Codec: intCodec{}, Effects: counted})
@@ -194,8 +194,7 @@ func TestSegmentsAcrossFiles(t *testing.T) {
 		t.Fatalf("lookup: %d events, %v", len(p.Events), err)
 	}
 	// Prune: the records older than the retention go with their files.
-	pr, err := Open(ctx, b, sealer, Options{Clock: clk, Retention: 150 * time.Second, SegmentDir: filepath.Join(dir, "unused"), Codec: intCodec{}})
-	_ = pr
+	_, err = Open(ctx, b, sealer, Options{Clock: clk, Retention: 150 * time.Second, SegmentDir: filepath.Join(dir, "unused"), Codec: intCodec{}})
 	if err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("a trail opened on the wrong segment directory: %v", err)
 	}

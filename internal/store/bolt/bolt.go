@@ -392,44 +392,30 @@ func checkTruncated(path string) error {
 	if err != nil {
 		return fmt.Errorf("bolt: %w", err)
 	}
-	const metaAt = 16 // after the page header
-	var best, bestTx uint64
-	found := false
-	pageSize := int64(0)
-	for i := int64(0); i < 2; i++ {
-		var m [metaAt + 64]byte
-		off := i * pageSize
-		if i == 1 {
-			if pageSize == 0 {
-				break
-			}
+	// bbolt's meta page: a 16-byte page header, then magic, version and
+	// page size (u32 each), flags, the root bucket (16 bytes), the free
+	// list's page, the high-water page id, the txid and an FNV-64a checksum
+	// of all before it. Meta 1 is one page after meta 0.
+	meta := func(off int64) (reach, txid uint64, pageSize int64, ok bool) {
+		var b [16 + 64]byte
+		if n, _ := f.ReadAt(b[:], off); n < len(b) {
+			return 0, 0, 0, false
 		}
-		if n, _ := f.ReadAt(m[:], off); n < len(m) {
-			break
-		}
-		meta := m[metaAt:]
-		if binary.LittleEndian.Uint32(meta[0:4]) != 0xED0CDAED {
-			if i == 0 {
-				pageSize = int64(os.Getpagesize())
-			}
-			continue
-		}
-		ps := int64(binary.LittleEndian.Uint32(meta[8:12]))
+		m := b[16:]
 		h := fnv.New64a()
-		h.Write(meta[:56])
-		if h.Sum64() != binary.LittleEndian.Uint64(meta[56:64]) || ps < 512 || ps > 1<<20 {
-			if i == 0 {
-				pageSize = int64(os.Getpagesize())
-			}
-			continue
+		h.Write(m[:56])
+		ps := int64(binary.LittleEndian.Uint32(m[8:12]))
+		if binary.LittleEndian.Uint32(m[0:4]) != 0xED0CDAED || h.Sum64() != binary.LittleEndian.Uint64(m[56:64]) || ps < 512 || ps > 1<<20 {
+			return 0, 0, 0, false
 		}
-		if i == 0 {
-			pageSize = ps
-		}
-		pgid, txid := binary.LittleEndian.Uint64(meta[40:48]), binary.LittleEndian.Uint64(meta[48:56])
-		if !found || txid > bestTx {
-			best, bestTx, found = pgid*uint64(ps), txid, true
-		}
+		return binary.LittleEndian.Uint64(m[40:48]) * uint64(ps), binary.LittleEndian.Uint64(m[48:56]), ps, true
+	}
+	best, bestTx, pageSize, found := meta(0)
+	if !found {
+		pageSize = int64(os.Getpagesize())
+	}
+	if reach, txid, _, ok := meta(pageSize); ok && (!found || txid > bestTx) {
+		best, found = reach, true
 	}
 	if found && uint64(fi.Size()) < best {
 		return fmt.Errorf("bolt: %s is corrupt: it is truncated to %d bytes, but its pages reach %d", path, fi.Size(), best)

@@ -217,7 +217,6 @@ func TestUpdateAfterView(t *testing.T) {
 	d := ds[len(ds)/2]
 	t.Logf("Update after a View: %v (%.1f round trips of %v)", d, float64(d)/float64(rtt), rtt)
 	// Measured, not asserted (a loaded machine stretches it): 4 expected.
-	_ = d
 }
 
 // TestIdleViewRolledBack: a connection a View left inside its transaction

@@ -52,6 +52,19 @@ func readCounter(t *testing.T, st store.Store) int {
 	return n
 }
 
+// segFixture returns a directory with a bolt store in it (closed when the
+// test ends), a root of trust and a clock.
+func segFixture(t *testing.T) (string, *bolt.Store, rootkey.Sealer, *clock.Fake) {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return dir, b, rootkey.NewEphemeral(), clock.NewFake(t0)
+}
+
 // openSegTrail opens a trail over st with its segments in dir.
 func openSegTrail(t *testing.T, st store.Store, sealer rootkey.Sealer, clk *clock.Fake, dir string) (*Trail, error) {
 	t.Helper()
@@ -63,13 +76,7 @@ func openSegTrail(t *testing.T, st store.Store, sealer rootkey.Sealer, clk *cloc
 // process applies their effects exactly once, cuts off a torn write at the
 // end, and goes on with an unbroken chain.
 func TestSegmentsRecoverAfterACrash(t *testing.T) {
-	dir := t.TempDir()
-	b, err := bolt.Open(dir, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	sealer, clk := rootkey.NewEphemeral(), clock.NewFake(t0)
+	dir, b, sealer, clk := segFixture(t)
 	segDir := filepath.Join(dir, "audit")
 	fs := &failingStore{Store: b}
 	tr, err := openSegTrail(t, fs, sealer, clk, segDir)
@@ -150,13 +157,7 @@ func TestSegmentsAcrossFiles(t *testing.T) {
 	old := segMaxSize
 	segMaxSize = 4 << 10
 	defer func() { segMaxSize = old }()
-	dir := t.TempDir()
-	b, err := bolt.Open(dir, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	sealer, clk := rootkey.NewEphemeral(), clock.NewFake(t0)
+	dir, b, sealer, clk := segFixture(t)
 	segDir := filepath.Join(dir, "audit")
 	tr, err := openSegTrail(t, b, sealer, clk, segDir)
 	if err != nil {
@@ -225,13 +226,7 @@ func TestSegmentsAcrossFiles(t *testing.T) {
 // writes) goes to the store's outbox with its effect, then into the
 // segments, once.
 func TestSegmentOutbox(t *testing.T) {
-	dir := t.TempDir()
-	b, err := bolt.Open(dir, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	sealer, clk := rootkey.NewEphemeral(), clock.NewFake(t0)
+	dir, b, sealer, clk := segFixture(t)
 	tr, err := openSegTrail(t, b, sealer, clk, filepath.Join(dir, "audit"))
 	if err != nil {
 		t.Fatal(err)

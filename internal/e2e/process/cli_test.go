@@ -30,12 +30,12 @@ kms() { aws --endpoint-url "$ENDPOINT" kms "$@"; }
 KEY=$(kms create-key --description demo --query KeyMetadata.KeyId --output text)
 kms create-alias --alias-name alias/demo --target-key-id "$KEY"
 kms generate-data-key --key-id alias/demo --key-spec AES_256 > dk.json
-python3 -c 'import json,base64;d=json.load(open("dk.json"));open("key.enc","wb").write(base64.b64decode(d["CiphertextBlob"]));open("key.bin","wb").write(base64.b64decode(d["Plaintext"]))'
+python3 -c 'import json,base64;d=json.load(open("dk.json"));open("key.enc","wb").write(base64.b64decode(d["CiphertextBlob"]));open("key.txt","w").write(d["Plaintext"])'
 printf 'line one\nline two\n' > data.txt
-openssl enc -aes-256-cbc -pbkdf2 -in data.txt -out data.enc -pass file:key.bin
-rm key.bin dk.json
-kms decrypt --ciphertext-blob fileb://key.enc --query Plaintext --output text | base64 -d > key.bin
-openssl enc -d -aes-256-cbc -pbkdf2 -in data.enc -pass file:key.bin > data.out
+openssl enc -aes-256-cbc -pbkdf2 -in data.txt -out data.enc -pass file:key.txt
+rm key.txt dk.json
+kms decrypt --ciphertext-blob fileb://key.enc --query Plaintext --output text > key.txt
+openssl enc -d -aes-256-cbc -pbkdf2 -in data.enc -pass file:key.txt > data.out
 cmp data.txt data.out
 echo -n 's3cr3t' > secret.txt
 kms encrypt --key-id alias/demo --plaintext fileb://secret.txt --query CiphertextBlob --output text | base64 -d > secret.enc

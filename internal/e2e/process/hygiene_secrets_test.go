@@ -371,7 +371,7 @@ func TestSecretHygiene(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no exit after SIGQUIT")
 	}
-	log := s.stderr.Bytes()
+	log := []byte(s.stderr.String())
 	if !bytes.Contains(log, []byte("goroutine ")) {
 		t.Errorf("no goroutine dump in the log after SIGQUIT (%d bytes)", len(log))
 	}

@@ -56,7 +56,7 @@ type server struct {
 	cmd      *exec.Cmd
 	endpoint string
 	dataDir  string
-	stderr   *bytes.Buffer
+	stderr   *syncBuffer
 }
 
 func freePort(t *testing.T) string {
@@ -75,12 +75,12 @@ func start(t *testing.T, dataDir string, extraEnv []string, args ...string) *ser
 	addr := freePort(t)
 	cmd := exec.Command(binary, append([]string{"serve", "--listen", addr, "--data-dir", dataDir}, args...)...)
 	cmd.Env = append(os.Environ(), extraEnv...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, endpoint: "http://" + addr, dataDir: dataDir, stderr: &stderr}
+	s := &server{t: t, cmd: cmd, endpoint: "http://" + addr, dataDir: dataDir, stderr: stderr}
 	t.Cleanup(func() { s.kill() })
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

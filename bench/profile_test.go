@@ -88,10 +88,12 @@ func TestProfile(t *testing.T) {
 		Store: st, Sealer: sealer, Clock: clock.System{},
 		Account: "111122223333", Region: "us-east-1", EncryptLimit: 1 << 20,
 		BootstrapKey: creds,
+		AuditDir:     filepath.Join(dir, "audit"), // as serve has it
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer a.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,7 @@ type segTrail struct {
 
 	mu      sync.Mutex
 	pending []*segGroup // durable, not yet applied, in order
+	waiting int         // records in pending
 	inbox   map[string]bool
 	applyMu sync.Mutex // one apply at a time
 	drainMu sync.Mutex // one outbox drain at a time
@@ -73,7 +74,13 @@ const (
 
 const (
 	outboxPrefix = "outbox/"
-	applyEvery   = 20 * time.Millisecond
+	// applyEvery is how often the applier applies what is durable: one
+	// store commit (two fsyncs and the pages of the meter, the keys' last
+	// use and the head) for every group written in that time. Queries call
+	// Sync first, so the delay is never seen through the API.
+	applyEvery = 100 * time.Millisecond
+	// applyAt wakes the applier early when this many records wait.
+	applyAt = 4096
 )
 
 // openSegments recovers the segment files: the records after the head
@@ -297,10 +304,14 @@ func (t *Trail) commitSegment(batch []*waiter) (errs []error, storeErr error) {
 	t.groups.Add(1)
 	st.mu.Lock()
 	st.pending = append(st.pending, g)
+	st.waiting += int(seq - g.first + 1)
+	full := st.waiting >= applyAt
 	st.mu.Unlock()
-	select {
-	case st.wake <- struct{}{}:
-	default:
+	if full {
+		select {
+		case st.wake <- struct{}{}:
+		default:
+		}
 	}
 	return errs, nil
 }
@@ -346,7 +357,7 @@ func (t *Trail) apply(ctx context.Context) error {
 	defer st.applyMu.Unlock()
 	st.mu.Lock()
 	groups := st.pending
-	st.pending = nil
+	st.pending, st.waiting = nil, 0
 	st.mu.Unlock()
 	if len(groups) == 0 {
 		return nil
@@ -402,6 +413,9 @@ func (t *Trail) apply(ctx context.Context) error {
 	st.mu.Lock()
 	if err != nil {
 		st.pending = append(groups, st.pending...)
+		for _, g := range groups {
+			st.waiting += int(g.last - g.first + 1)
+		}
 	} else {
 		for _, g := range groups {
 			for _, id := range g.outbox {
@@ -421,6 +435,7 @@ func (t *Trail) Sync(ctx context.Context) error {
 		return nil
 	}
 	st := t.seg
+	t.waitQueued(ctx)
 	// The outbox is read every time (one store read): a flag set by
 	// AppendTx could be seen before the caller's transaction commits.
 	st.drainMu.Lock() // and wait for a drain under way
@@ -452,29 +467,102 @@ type outboxEntry struct {
 
 // outboxTx writes e to the outbox in tx and applies its effect there.
 func (t *Trail) outboxTx(tx store.Tx, e *Entry) error {
-	w, err := newWaiter(e, false)
-	if err != nil {
+	if _, _, err := t.outboxWrite(tx, e); err != nil {
 		return err
-	}
-	id := fmt.Sprintf("%020d-%s", time.Now().UnixNano(), NewEventID())
-	if err := tx.Create(store.KindAuditMeta, "", outboxPrefix+id, mustJSON(outboxEntry{Event: w.body})); err != nil {
-		return err
-	}
-	if e.Apply != nil {
-		if err := e.Apply(tx); err != nil {
-			return err
-		}
-	}
-	if e.Effect != nil && t.effects != nil {
-		if err := t.effects(tx, []any{e.Effect}); err != nil {
-			return err
-		}
 	}
 	select {
 	case t.seg.wake <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// outboxWrite writes e to the outbox in tx, applies its effect there, and
+// returns its waiter and outbox id.
+func (t *Trail) outboxWrite(tx store.Tx, e *Entry) (*waiter, string, error) {
+	w, err := newWaiter(e, false)
+	if err != nil {
+		return nil, "", err
+	}
+	id := fmt.Sprintf("%020d-%s", time.Now().UnixNano(), NewEventID())
+	if err := tx.Create(store.KindAuditMeta, "", outboxPrefix+id, mustJSON(outboxEntry{Event: w.body})); err != nil {
+		return nil, "", err
+	}
+	if e.Apply != nil {
+		if err := e.Apply(tx); err != nil {
+			return nil, "", err
+		}
+	}
+	if e.Effect != nil && t.effects != nil {
+		if err := t.effects(tx, []any{e.Effect}); err != nil {
+			return nil, "", err
+		}
+	}
+	return w, id, nil
+}
+
+// AppendTxQueued is AppendTx for a caller that can say when tx has ended:
+// it calls done(true) once tx has committed, done(false) if it did not.
+// With segment files the record goes to the outbox in tx, as with
+// AppendTx, and done(true) puts it at once in the group commit's queue, so
+// that it is written to the segments before the records of calls made
+// after the caller's (AppendTx's records wait for the applier to move them,
+// after records of later calls). The caller is not kept waiting: the record
+// is durable in the outbox already. With the records in the store it is
+// AppendTx, and done does nothing.
+func (t *Trail) AppendTxQueued(tx store.Tx, e *Entry) (done func(committed bool), err error) {
+	if t.seg == nil {
+		return func(bool) {}, t.AppendTx(tx, e)
+	}
+	w, id, err := t.outboxWrite(tx, e)
+	if err != nil {
+		return nil, err
+	}
+	st := t.seg
+	st.mu.Lock()
+	st.inbox[id] = true // not for drainOutbox, which sees it once tx commits
+	st.mu.Unlock()
+	return func(committed bool) {
+		if !committed {
+			st.mu.Lock()
+			delete(st.inbox, id)
+			st.mu.Unlock()
+			return
+		}
+		// Its effect and Apply ran in tx: the frame says so, and only the
+		// outbox entry is left for the applier to delete.
+		w.e, w.outboxID, w.queued = &Entry{}, id, true
+		t.queued.Add(1)
+		t.mu.Lock()
+		t.queue = append(t.queue, w)
+		lead := !t.leading
+		t.leading = lead || t.leading
+		t.mu.Unlock()
+		if lead {
+			go t.lead(nil)
+		}
+	}, nil
+}
+
+// unqueue ends an AppendTxQueued record's stay in the queue: written, or
+// not (the group failed), when drainOutbox moves it from the outbox later.
+func (t *Trail) unqueue(w *waiter, written bool) {
+	if !written {
+		st := t.seg
+		st.mu.Lock()
+		delete(st.inbox, w.outboxID)
+		st.mu.Unlock()
+	}
+	w.queued = false
+	t.queued.Add(-1)
+}
+
+// waitQueued waits until the AppendTxQueued records handed to the queue so
+// far are written (or failed), for at most a few seconds.
+func (t *Trail) waitQueued(ctx context.Context) {
+	for deadline := time.Now().Add(5 * time.Second); t.queued.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(50 * time.Microsecond)
+	}
 }
 
 // drainOutbox moves up to 1,000 outbox records into the segments (as one group

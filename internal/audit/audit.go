@@ -238,6 +238,10 @@ type Trail struct {
 	held    []*waiter // acknowledged while the store refused writes (MayWait)
 
 	appended, groups atomic.Int64 // Appends, and the transactions that wrote them
+	txRecords        atomic.Int64 // AppendTx's, in transactions that committed (stats.go)
+	// queued counts AppendTxQueued's records handed to the queue and not
+	// yet written (Sync waits for them).
+	queued atomic.Int64
 
 	seg *segTrail // nil: the records are in the store
 }
@@ -413,8 +417,9 @@ type waiter struct {
 	body []byte      // the event's JSON, within buf
 	res  chan result // nil for AppendTx's
 	// held: kept in memory until the store accepts writes; acked: its
-	// caller has been answered.
-	held, acked bool
+	// caller has been answered; queued: an AppendTxQueued record, durable
+	// in the outbox, that nobody waits for.
+	held, acked, queued bool
 	// outboxID names the outbox record this is (segment mode: AppendTx).
 	outboxID string
 }
@@ -489,17 +494,23 @@ func (t *Trail) lead(me *waiter) (mine error) {
 	defer func() {
 		if !delivered {
 			for _, w := range batch {
-				if w != me && !w.acked {
+				switch {
+				case w.queued:
+					t.unqueue(w, false)
+				case w.res != nil && w != me && !w.acked:
 					w.res <- result{err: errors.New("audit: group commit failed")}
 				}
 			}
 			mine = errors.New("audit: group commit failed")
 		}
 		t.mu.Lock()
-		if len(t.queue) > 0 {
-			t.queue[0].res <- result{lead: true}
-		} else {
+		switch {
+		case len(t.queue) == 0:
 			t.leading = false
+		case t.queue[0].res == nil: // an AppendTxQueued record: nobody waits
+			go t.lead(nil)
+		default:
+			t.queue[0].res <- result{lead: true}
 		}
 		t.mu.Unlock()
 	}()
@@ -527,6 +538,8 @@ func (t *Trail) lead(me *waiter) (mine error) {
 		case w.acked: // answered when it was first held
 		case w == me:
 			mine = errs[i]
+		case w.queued:
+			t.unqueue(w, errs[i] == nil)
 		default:
 			w.res <- result{err: errs[i]}
 		}

@@ -276,3 +276,85 @@ func TestSegmentOutbox(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendTxQueued: a record written in a caller's transaction and handed
+// to the queue when it commits keeps its place: before the records of calls
+// made after it (AppendTx's would wait for the applier and land after them).
+// One whose transaction rolls back leaves nothing; one whose group failed on
+// the disk is moved from the outbox later, exactly once.
+func TestAppendTxQueued(t *testing.T) {
+	dir, b, sealer, clk := segFixture(t)
+	tr, err := openSegTrail(t, b, sealer, clk, filepath.Join(dir, "audit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	inTx := func(i int, fail error) error {
+		var done func(bool)
+		err := b.Update(ctx, func(tx store.Tx) error {
+			if done != nil { // an earlier run of fn that did not commit
+				done(false)
+			}
+			var err error
+			if done, err = tr.AppendTxQueued(tx, &Entry{Event: event(i, "CreateKey", "alice", clk.Now()), Effect: 100}); err != nil {
+				return err
+			}
+			return fail
+		})
+		done(err == nil)
+		return err
+	}
+	boom := errors.New("rolled back")
+	if err := inTx(1, boom); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	for i := 2; i <= 6; i += 2 {
+		if err := inTx(i, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Append(ctx, &Entry{Event: event(i+1, "Encrypt", "bob", clk.Now()), Effect: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A group that fails on the disk: the record stays in the outbox and
+	// is moved by the next Sync.
+	fault := errors.New("disk on fire")
+	segWriteFault.Store(&fault)
+	if err := inTx(8, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitQueued(ctx)
+	segWriteFault.Store(nil)
+	if err := tr.Append(ctx, &Entry{Event: event(9, "Encrypt", "bob", clk.Now()), Effect: 1}); err != nil {
+		t.Fatal(err)
+	}
+	lines := exportAll(t, tr, ExportQuery{})
+	rep := verify(t, lines)
+	if rep.Problem != nil {
+		t.Fatal(rep.Problem)
+	}
+	var ids []string
+	for _, l := range lines {
+		if i := strings.Index(string(l), `"eventID":"event-`); i >= 0 {
+			ids = append(ids, string(l[i+17:i+20]))
+		}
+	}
+	// 8 lands after 9: its group failed, and the outbox is drained at the
+	// next Sync (the export's).
+	if got, want := strings.Join(ids, " "), "002 003 004 005 006 007 009 008"; got != want {
+		t.Fatalf("records in the order %s, want %s", got, want)
+	}
+	if c := readCounter(t, b); c != 4*100+4 {
+		t.Fatalf("counter %d, want 404: every effect once", c)
+	}
+	var left []store.Item
+	b.View(ctx, func(tx store.Tx) error {
+		left, err = tx.List(store.KindAuditMeta, "", outboxPrefix, 10)
+		return err
+	})
+	for _, it := range left {
+		if strings.HasPrefix(it.ID, outboxPrefix) {
+			t.Fatalf("outbox record %s left", it.ID)
+		}
+	}
+}

@@ -502,8 +502,14 @@ func isRecord(kind store.Kind) bool {
 // had written a success record (another client created the alias in
 // between).
 func TestAuditRecordOfARetriedTransaction(t *testing.T) {
+	for _, inStore := range []bool{true, false} {
+		t.Run(trailMode(inStore), func(t *testing.T) { auditRecordOfARetriedTransaction(t, inStore) })
+	}
+}
+
+func auditRecordOfARetriedTransaction(t *testing.T, inStore bool) {
 	log := newTxLog(memory.New())
-	env := testenv.Start(t, testenv.Options{Store: log, AuditInStore: true})
+	env := testenv.Start(t, testenv.Options{Store: log, AuditInStore: inStore})
 	c, other := env.KMS(), env.KMS()
 	keyID := *newKey(t, c, "retried").KeyId
 	aliasRecords := func() (out []trailRecord) {
@@ -558,9 +564,15 @@ func TestAuditRecordOfARetriedTransaction(t *testing.T) {
 // the key and its record commit in one transaction — CreateKey makes one
 // commit — no crash leaves a key without its record.
 func TestCreateKeyCrashKeepsKeyAndRecordTogether(t *testing.T) {
+	for _, inStore := range []bool{true, false} {
+		t.Run(trailMode(inStore), func(t *testing.T) { createKeyCrashKeepsKeyAndRecordTogether(t, inStore) })
+	}
+}
+
+func createKeyCrashKeepsKeyAndRecordTogether(t *testing.T, inStore bool) {
 	// How many commits a CreateKey makes.
 	log := newTxLog(memory.New())
-	env := testenv.Start(t, testenv.Options{Store: log, AuditInStore: true})
+	env := testenv.Start(t, testenv.Options{Store: log, AuditInStore: inStore})
 	m := log.mark()
 	newKey(t, env.KMS(), "counted")
 	commits := log.since(m)
@@ -571,7 +583,7 @@ func TestCreateKeyCrashKeepsKeyAndRecordTogether(t *testing.T) {
 	for i := range len(commits) {
 		t.Run(fmt.Sprintf("crash at commit %d", i), func(t *testing.T) {
 			log := newTxLog(memory.New())
-			env := testenv.Start(t, testenv.Options{Store: log, AuditInStore: true})
+			env := testenv.Start(t, testenv.Options{Store: log, AuditInStore: inStore})
 			c := env.KMS()
 			log.arm(func(s *txLog) { s.crashIn = i })
 			_, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("crashed")})
@@ -649,4 +661,13 @@ func wantEveryKeyRecorded(t *testing.T, env *testenv.Env, c *kms.Client) int {
 		t.Errorf("a CreateKey record names key %s, which does not exist", id)
 	}
 	return len(keys.Keys)
+}
+
+// trailMode names a test run with the audit records in the store (as on
+// PostgreSQL) or in segment files (as `serve` on its embedded store).
+func trailMode(inStore bool) string {
+	if inStore {
+		return "records in the store"
+	}
+	return "segment files"
 }

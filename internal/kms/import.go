@@ -571,8 +571,12 @@ func (s *Service) storeImported(tx store.Tx, k *keyRecord, in *ImportKeyMaterial
 }
 
 // rotateToPendingImport is RotateKeyOnDemand for a key with imported
-// material: the material imported as NEW_KEY_MATERIAL becomes current.
-func rotateToPendingImport(k *keyRecord, now time.Time) error {
+// material, inside its transaction: the material imported as
+// NEW_KEY_MATERIAL becomes current. On a multi-Region primary key every
+// replica must hold that material too, and rotates with it
+// (rotateFamilyImported); onDemand is the key's count of on-demand
+// rotations, this one included, which the replicas take.
+func (s *Service) rotateToPendingImport(tx store.Tx, k *keyRecord, now time.Time, onDemand int32) error {
 	for _, mi := range k.MaterialInfo {
 		if !mi.PendingRotation {
 			continue
@@ -580,20 +584,31 @@ func rotateToPendingImport(k *keyRecord, now time.Time) error {
 		if k.material(mi.Version) == nil {
 			break
 		}
-		mi.PendingRotation = false
-		mi.RotationType, mi.RotationDate = RotationOnDemand, now.Unix()
-		k.setInfo(mi)
-		k.Current = mi.Version
+		if k.MultiRegion {
+			if err := s.rotateFamilyImported(tx, k, mi, now, onDemand); err != nil {
+				return err
+			}
+		}
+		rotateInfo(k, mi, now)
 		return nil
 	}
 	return errInvalidState("%s has no imported key material in PENDING_ROTATION state: import new key material (ImportType NEW_KEY_MATERIAL) before rotating it on demand.", k.arn())
+}
+
+// rotateInfo makes mi, k's material pending rotation, its current material.
+func rotateInfo(k *keyRecord, mi materialInfo, now time.Time) {
+	mi.PendingRotation = false
+	mi.RotationType, mi.RotationDate = RotationOnDemand, now.Unix()
+	k.setInfo(mi)
+	k.Current = mi.Version
 }
 
 // DeleteImportedKeyMaterial deletes imported material (the current one, or
 // the one KeyMaterialId names): its sealed bytes leave the store and the
 // key becomes PendingImport (unless it is pending deletion) until the same
 // material is imported again. Material pending rotation is simply
-// discarded.
+// discarded; a multi-Region primary key's is discarded from its replicas
+// too (a replica's, from that replica alone).
 func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Call, in *DeleteImportedKeyMaterialInput) (*DeleteImportedKeyMaterialOutput, error) {
 	if in.KeyMaterialId != nil && !isMaterialID(*in.KeyMaterialId) {
 		return nil, errValidation("1 validation error detected: Value '%s' at 'keyMaterialId' failed to satisfy constraint: Member must be 64 lowercase hexadecimal digits", *in.KeyMaterialId)
@@ -631,7 +646,9 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Call, in *De
 		k.dropMaterial(mi.Version)
 		if mi.PendingRotation {
 			k.dropInfo(mi.Version)
-			return nil
+			// A multi-Region primary's pending material leaves its
+			// replicas with it, as in AWS.
+			return dropFamilyPending(tx, k, mi)
 		}
 		k.setInfo(mi)
 		if k.State != StatePendingDeletion {
@@ -693,10 +710,14 @@ func (s *Service) ExpireImportedMaterial(ctx context.Context) ([]string, error) 
 				if when > now {
 					break
 				}
-				if err := tx.Delete(kindMaterialExpiry, "", it.ID); err != nil {
+				err = tx.Delete(kindMaterialExpiry, "", it.ID)
+				removed++
+				if errors.Is(err, store.ErrNotFound) {
+					continue // removed in this batch, with a primary's pending material
+				}
+				if err != nil {
 					return err
 				}
-				removed++
 				matID := it.ID[strings.LastIndexByte(it.ID, '/')+1:]
 				k, err := getKey(tx, account, region, id)
 				if errors.Is(err, store.ErrNotFound) {
@@ -712,6 +733,11 @@ func (s *Service) ExpireImportedMaterial(ctx context.Context) ([]string, error) 
 				k.dropMaterial(mi.Version)
 				if mi.PendingRotation {
 					k.dropInfo(mi.Version)
+					// As DeleteImportedKeyMaterial: a primary's pending
+					// material leaves its replicas too.
+					if err := dropFamilyPending(tx, k, mi); err != nil {
+						return err
+					}
 				} else if k.State != StatePendingDeletion {
 					k.State = StatePendingImport
 				}

@@ -94,6 +94,12 @@ func (s *Service) Invoke(ctx context.Context, c *Call, op string, in any, run fu
 func commitCall[O any](s *Service, ctx context.Context, c *Call, op string, fn func(tx store.Tx) (*O, error)) (*O, error) {
 	var out *O
 	recorded := false
+	if s.recordsInTx(c, op) {
+		// The record moves the trail's head, which every other such
+		// call moves too: on PostgreSQL the transaction waits for the
+		// others rather than conflicting with them (store.WithContention).
+		ctx = store.WithContention(ctx)
+	}
 	err := s.update(ctx, func(tx store.Tx) error {
 		out, recorded = nil, false // this run's, not an earlier one's
 		o, err := fn(tx)
@@ -122,20 +128,10 @@ func commitCall[O any](s *Service, ctx context.Context, c *Call, op string, fn f
 // is the one Invoke would write after the operation: the same event, ended
 // now.
 func (s *Service) recordInTx(tx store.Tx, c *Call, op string, out any) (bool, error) {
-	if c == nil || c.ev == nil || c.ev.Operation != op {
+	if !s.recordsInTx(c, op) {
 		return false, nil
 	}
-	tr, ok := s.recorder.(TxRecorder)
-	if !ok {
-		return false, nil
-	}
-	if a := s.auditor(); a != nil && !a.cfg.Trail.RecordsInStore() {
-		// Segment files: a record written inside a store transaction goes
-		// through the outbox and would land after records of later calls;
-		// the record is appended after the change instead (one fdatasync of
-		// a segment, far cheaper than the store's commit).
-		return false, nil
-	}
+	tr := s.recorder.(TxRecorder)
 	ev := *c.ev // Invoke's own is left alone: this run may not be the one that commits
 	if isNilPointer(out) {
 		out = nil
@@ -145,6 +141,22 @@ func (s *Service) recordInTx(tx store.Tx, c *Call, op string, out any) (bool, er
 		return false, err
 	}
 	return true, nil
+}
+
+// recordsInTx reports whether commitCall writes the record of call c,
+// operation op, inside its transaction (recordInTx).
+func (s *Service) recordsInTx(c *Call, op string) bool {
+	if c == nil || c.ev == nil || c.ev.Operation != op {
+		return false
+	}
+	if _, ok := s.recorder.(TxRecorder); !ok {
+		return false
+	}
+	// With segment files the record goes to the store's outbox and, once
+	// the transaction has committed, straight into the group commit's queue
+	// (audit.Trail.AppendTxQueued): the call waits for one durable commit,
+	// not two, and its record keeps its place before those of later calls.
+	return true
 }
 
 // RecordCall records a call that does not go through Invoke, so that every

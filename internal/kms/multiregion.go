@@ -9,6 +9,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"strongroom/internal/arn"
@@ -576,4 +577,156 @@ func familyImport(tx store.Tx, k *keyRecord, matID string, everImported bool) (m
 	default:
 		return materialInfo{}, false, errIncorrectKeyMaterial("The key material is not the key material of the related multi-Region keys of %s: import new key material into the primary key, in %s, then the same key material into each replica key.", k.arn(), k.primaryRegion())
 	}
+}
+
+// On-demand rotation of a family with imported material. AWS does not copy
+// imported material, so new material goes into the primary key first
+// (ImportType NEW_KEY_MATERIAL), then, the same, into each replica; while
+// some replica lacks it, the primary lists it as
+// PENDING_MULTI_REGION_IMPORT_AND_ROTATION and RotateKeyOnDemand (on the
+// primary only) is refused with KMSInvalidStateException. Once every replica
+// holds it, it is PENDING_ROTATION everywhere, and the rotation makes it
+// current in every member in one transaction, whatever each member's own
+// state (a disabled replica is rotated too; it encrypts under the new
+// material once enabled). Deleting (or the expiry of) the primary's pending
+// material removes it from the replicas too; a replica's copy deleted
+// leaves the primary and the other replicas as they are.
+
+// otherMembers reads, in tx, the members of k's family other than k; a
+// member whose deletion is due counts as gone.
+func (s *Service) otherMembers(tx store.Tx, k *keyRecord) ([]*keyRecord, error) {
+	var out []*keyRecord
+	for _, region := range k.familyRegions() {
+		if region == k.Region {
+			continue
+		}
+		m, err := getKey(tx, k.Account, region, k.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(m)) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// holdsPending reports whether m holds material mi (of a related key)
+// waiting for an on-demand rotation: the same version and id, imported, with
+// its sealed bytes.
+func holdsPending(m *keyRecord, mi materialInfo) bool {
+	got := m.info(mi.Version)
+	return got.PendingRotation && m.material(mi.Version) != nil &&
+		subtle.ConstantTimeCompare([]byte(got.ID), []byte(mi.ID)) == 1
+}
+
+// rotateFamilyImported is the family's part of RotateKeyOnDemand on k, a
+// multi-Region primary key with imported material, inside its transaction:
+// mi is k's material pending rotation. Every replica must hold it (else
+// KMSInvalidStateException naming the Regions that lack it); each then
+// makes it current, and takes k's count of on-demand rotations (onDemand,
+// this one included), so the limit holds for the family whichever member
+// is primary later.
+func (s *Service) rotateFamilyImported(tx store.Tx, k *keyRecord, mi materialInfo, now time.Time, onDemand int32) error {
+	if !k.isPrimary() {
+		return requireNotReplica(k, "RotateKeyOnDemand")
+	}
+	members, err := s.otherMembers(tx, k)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, m := range members {
+		s.expireLazily(m)
+		if !holdsPending(m, mi) {
+			missing = append(missing, m.Region)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return errInvalidState("The key material %s of %s is in %s state: import the same key material into the replica keys in %s (ImportType EXISTING_KEY_MATERIAL) before rotating it on demand.",
+			mi.ID, k.arn(), materialPendingFamily, strings.Join(missing, ", "))
+	}
+	for _, m := range members {
+		rotateInfo(m, m.info(mi.Version), now)
+		m.rotation().OnDemand = onDemand
+		if m.State == StatePendingImport && !m.missingMaterial() {
+			m.State = StateEnabled
+		}
+		if err := putMember(tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// familyIncomplete returns, for k, a multi-Region primary key with imported
+// material pending rotation, the versions of that material some replica
+// does not hold yet (PENDING_MULTI_REGION_IMPORT_AND_ROTATION); nil for any
+// other key.
+func (s *Service) familyIncomplete(ctx context.Context, k *keyRecord) (map[uint32]bool, error) {
+	if !k.MultiRegion || !k.isPrimary() || k.Origin != OriginExternal || len(k.ReplicaRegions) == 0 {
+		return nil, nil
+	}
+	var pending []materialInfo
+	for _, mi := range k.MaterialInfo {
+		if mi.PendingRotation {
+			pending = append(pending, mi)
+		}
+	}
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	out := map[uint32]bool{}
+	err := s.view(ctx, func(tx store.Tx) error {
+		clear(out)
+		members, err := s.otherMembers(tx, k)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			s.expireLazily(m)
+			for _, mi := range pending {
+				if !holdsPending(m, mi) {
+					out[mi.Version] = true
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// dropFamilyPending removes from the replicas of k, a multi-Region primary
+// key whose material mi, pending rotation, was just deleted or expired, their
+// copies of that material (sealed bytes, record and expiry), inside the
+// same transaction. It does nothing for a replica key or a single-Region
+// key.
+func dropFamilyPending(tx store.Tx, k *keyRecord, mi materialInfo) error {
+	if !k.MultiRegion || !k.isPrimary() {
+		return nil
+	}
+	for _, region := range k.ReplicaRegions {
+		m, err := getKey(tx, k.Account, region, k.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		got := m.info(mi.Version)
+		if !got.PendingRotation || subtle.ConstantTimeCompare([]byte(got.ID), []byte(mi.ID)) != 1 {
+			continue
+		}
+		if err := setExpiry(tx, m, &got, "", 0); err != nil {
+			return err
+		}
+		m.dropMaterial(got.Version)
+		m.dropInfo(got.Version)
+		if err := putMember(tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }

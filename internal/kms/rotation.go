@@ -338,9 +338,12 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, in *KeyInpu
 // RotateKeyOnDemand rotates a symmetric customer managed key now, whether
 // or not it rotates automatically (its schedule does not move). A key with
 // imported material rotates to the material imported for the purpose
-// (ImportKeyMaterial with ImportType NEW_KEY_MATERIAL). AWS's limits apply:
-// 25 on-demand rotations per key, and none while an automatic rotation is
-// due within 20 minutes (ConflictException).
+// (ImportKeyMaterial with ImportType NEW_KEY_MATERIAL); for a multi-Region
+// primary key, only once every replica holds that material too, and then
+// every member of the family rotates to it in the same transaction
+// (rotateFamilyImported). AWS's limits apply: 25 on-demand rotations per
+// key, and none while an automatic rotation is due within 20 minutes
+// (ConflictException).
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *KeyInput) (*RotateKeyOnDemandOutput, error) {
 	az := &authzReq{Action: "kms:RotateKeyOnDemand"}
 	return mutateKeyCall(s, ctx, c, "RotateKeyOnDemand", in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
@@ -353,8 +356,8 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *KeyInput) 
 		if err := requireNotReplica(k, "RotateKeyOnDemand"); err != nil {
 			return err
 		}
-		if k.MultiRegion && k.Origin == OriginExternal {
-			return errUnsupported("%s is a multi-Region key with imported key material: it cannot be rotated on demand.", k.arn())
+		if k.Origin == OriginExternal {
+			s.expireLazily(k) // material past its ValidTo is gone, swept or not
 		}
 		if err := requireRotationState(k); err != nil {
 			return err
@@ -368,7 +371,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *KeyInput) 
 			return newErr("ConflictException", 400, "An automatic rotation of %s is in progress or scheduled to begin within the next 20 minutes.", k.arn())
 		}
 		if k.Origin == OriginExternal {
-			if err := rotateToPendingImport(k, now); err != nil {
+			if err := s.rotateToPendingImport(tx, k, now, r.OnDemand+1); err != nil {
 				return err
 			}
 		} else {
@@ -388,11 +391,21 @@ const (
 	includeAllKeyMaterial = "ALL_KEY_MATERIAL"
 )
 
+// KeyMaterialState values of imported material waiting for an on-demand
+// rotation: PENDING_MULTI_REGION_IMPORT_AND_ROTATION on a multi-Region
+// primary key while some replica does not hold the material yet.
+const (
+	materialPendingRotation = "PENDING_ROTATION"
+	materialPendingFamily   = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
+)
+
 // ListKeyRotations lists a symmetric key's rotations, oldest first,
 // paginated (Limit 1–1000, default 100; the marker is the material
 // version). ROTATIONS_ONLY (the default) lists the material made current by
 // automatic or on-demand rotations; ALL_KEY_MATERIAL adds the first
-// material and imported material pending rotation.
+// material and imported material pending rotation (on a multi-Region
+// primary key, PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every replica
+// holds it).
 func (s *Service) ListKeyRotations(ctx context.Context, c *Call, in *ListKeyRotationsInput) (*ListKeyRotationsOutput, error) {
 	include := includeRotationsOnly
 	if in.IncludeKeyMaterial != nil {
@@ -422,6 +435,10 @@ func (s *Service) ListKeyRotations(ctx context.Context, c *Call, in *ListKeyRota
 	if k.Spec != SpecSymmetricDefault {
 		return nil, errUnsupported("%s has key spec %s: only symmetric encryption KMS keys have key rotations.", k.arn(), k.Spec)
 	}
+	incomplete, err := s.familyIncomplete(ctx, k)
+	if err != nil {
+		return nil, err
+	}
 	out := &ListKeyRotationsOutput{Rotations: []RotationsListEntry{}}
 	var versions []uint32
 	for _, v := range k.versions() {
@@ -435,8 +452,10 @@ func (s *Service) ListKeyRotations(ctx context.Context, c *Call, in *ListKeyRota
 		}
 		e := RotationsListEntry{KeyId: k.ID, KeyMaterialId: mi.ID}
 		switch {
+		case mi.PendingRotation && incomplete[v]:
+			e.KeyMaterialState = materialPendingFamily
 		case mi.PendingRotation:
-			e.KeyMaterialState = "PENDING_ROTATION"
+			e.KeyMaterialState = materialPendingRotation
 		case v == k.Current:
 			e.KeyMaterialState = "CURRENT"
 		default:

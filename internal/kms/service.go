@@ -111,6 +111,41 @@ func (s *Service) view(ctx context.Context, fn func(store.Tx) error) error {
 	return s.store.View(ctx, fn)
 }
 
+// update runs fn in a read-write transaction. The audit records written
+// inside it (RecordTx) are counted once it has committed: only the run of fn
+// that committed counts (the store may run fn more than once).
 func (s *Service) update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.store.Update(ctx, fn)
+	var rt *recordingTx
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		if rt != nil { // an earlier run, rolled back: its records are not
+			rt.ended(false)
+		}
+		rt = &recordingTx{Tx: tx}
+		return fn(rt)
+	})
+	if rt != nil {
+		rt.ended(err == nil)
+	}
+	if err == nil && rt != nil && rt.records > 0 {
+		if a := s.auditor(); a != nil {
+			a.cfg.Trail.TxCommitted(rt.records)
+		}
+	}
+	return err
+}
+
+// recordingTx is a transaction of update, counting the audit records
+// RecordTx writes in it.
+type recordingTx struct {
+	store.Tx
+	records int
+	after   []func(committed bool) // what the trail does once it has ended
+}
+
+// ended tells the trail whether the transaction committed.
+func (rt *recordingTx) ended(committed bool) {
+	for _, f := range rt.after {
+		f(committed)
+	}
+	rt.after = nil
 }

@@ -270,7 +270,20 @@ func (r *AuditRecorder) Record(ctx context.Context, ev *Event) error {
 
 // RecordTx writes ev's record in tx.
 func (r *AuditRecorder) RecordTx(tx store.Tx, ev *Event) error {
-	return r.cfg.Trail.AppendTx(tx, r.entry(context.Background(), tx, ev))
+	e := r.entry(context.Background(), tx, ev)
+	rt, ok := tx.(*recordingTx)
+	if !ok {
+		return r.cfg.Trail.AppendTx(tx, e)
+	}
+	// Service.update says when the transaction has ended: the record then
+	// takes its place in the trail at once (audit.Trail.AppendTxQueued).
+	done, err := r.cfg.Trail.AppendTxQueued(tx, e)
+	if err != nil {
+		return err
+	}
+	rt.after = append(rt.after, done)
+	rt.records++ // counted once the transaction commits (Service.update)
+	return nil
 }
 
 // auditor returns the service's AuditRecorder, or nil.

@@ -251,6 +251,16 @@ func (c *CounterFuncVec) write(b *strings.Builder) {
 	}
 }
 
+// GaugeFuncVec is a gauge family with one label whose series are read
+// when the metrics are written.
+type GaugeFuncVec struct{ CounterFuncVec }
+
+// NewGaugeFuncVec registers a gauge family with one label; fn calls add
+// once per series, with the label's value and the gauge's value.
+func (r *Registry) NewGaugeFuncVec(name, help, label string, fn func(add func(value string, v float64))) {
+	r.add(&GaugeFuncVec{CounterFuncVec{meta: meta{fname: name, help: help, typ: "gauge", labels: []string{label}}, fn: fn}})
+}
+
 // HistogramVec is a family of histograms by label values, with fixed
 // upper bounds.
 type HistogramVec struct {

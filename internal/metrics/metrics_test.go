@@ -22,6 +22,10 @@ func TestExposition(t *testing.T) {
 		add("policy", 2)
 		add("key", 7)
 	})
+	r.NewGaugeFuncVec("t_queue", "Queue.", "stage", func(add func(string, float64)) {
+		add("b", 0)
+		add("a", 3)
+	})
 	var b strings.Builder
 	r.WriteTo(&b)
 	want := `# HELP t_hits_total Hits.
@@ -35,6 +39,10 @@ t_latency_seconds_bucket{operation="Encrypt",le="1"} 2
 t_latency_seconds_bucket{operation="Encrypt",le="+Inf"} 3
 t_latency_seconds_sum{operation="Encrypt"} 5.15
 t_latency_seconds_count{operation="Encrypt"} 3
+# HELP t_queue Queue.
+# TYPE t_queue gauge
+t_queue{stage="a"} 3
+t_queue{stage="b"} 0
 # HELP t_requests_total Requests.\nSecond line.
 # TYPE t_requests_total counter
 t_requests_total{operation="Decrypt",outcome="bad\"code"} 1

@@ -124,3 +124,25 @@ func CheckName(prefix string, kind Kind, scope, id string, needID bool) error {
 	}
 	return nil
 }
+
+// contendedKey marks a context for WithContention.
+type contendedKey struct{}
+
+// WithContention returns ctx marked for an Update that is expected to
+// conflict with the other writers of the moment: it writes a record that
+// nearly every write transaction writes (the audit trail's head, for a
+// changing call that records itself in its own transaction). A backend
+// that detects conflicts instead of preventing them (PostgreSQL's
+// SERIALIZABLE transactions) runs such an Update apart from other writers
+// from its first attempt, so that contending transactions wait for each
+// other instead of failing and running again. Backends whose writers are
+// serialized anyway ignore it.
+func WithContention(ctx context.Context) context.Context {
+	return context.WithValue(ctx, contendedKey{}, true)
+}
+
+// Contended reports whether ctx was marked by WithContention.
+func Contended(ctx context.Context) bool {
+	v, _ := ctx.Value(contendedKey{}).(bool)
+	return v
+}

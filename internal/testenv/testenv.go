@@ -21,6 +21,7 @@ import (
 
 	"strongroom/internal/app"
 	"strongroom/internal/clock"
+	"strongroom/internal/metrics"
 	"strongroom/internal/rootkey"
 	"strongroom/internal/server"
 	"strongroom/internal/store"
@@ -58,6 +59,9 @@ type Options struct {
 	// Setup, if set, is called with the assembled app before the server
 	// serves its first request: to replace a part of it (the recorder).
 	Setup func(a *app.App)
+	// Metrics serves GET /metrics, as `serve` does: the app's gauges and
+	// counters, and the store's transactions timed.
+	Metrics bool
 }
 
 // Start runs a server until the test ends.
@@ -77,8 +81,17 @@ func Start(t testing.TB, o Options) *Env {
 	if o.AuditDir == "" && !o.AuditInStore {
 		o.AuditDir = filepath.Join(t.TempDir(), "audit")
 	}
+	st := o.Store
+	var m *metrics.Set
+	var srvOpts []server.Option
+	if o.Metrics {
+		m = metrics.NewSet()
+		st = metrics.InstrumentStore(o.Store, m)
+		srvOpts = append(srvOpts, server.WithMetrics(m))
+	}
 	a, err := app.New(context.Background(), app.Options{
-		Store:        o.Store,
+		Metrics:      m,
+		Store:        st,
 		Sealer:       o.Sealer,
 		Clock:        clk,
 		Account:      Account,
@@ -98,7 +111,7 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(ln, a.Handler, nil)
+	srv := server.New(ln, a.Handler, nil, srvOpts...)
 	go srv.Serve()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -8,8 +8,14 @@
 //     runs alongside other writers; a retry first takes the records table in
 //     EXCLUSIVE mode (readers go on, writers wait), so it cannot conflict
 //     again and a hot record cannot starve anyone: fn runs at most
-//     maxAttempts times and normally at most twice. Update returns nil only
-//     once PostgreSQL has committed.
+//     maxAttempts times and normally at most twice. An Update whose context
+//     says it contends with every writer (store.WithContention: a changing
+//     KMS call that writes its audit record, and so the trail's head, in its
+//     own transaction) takes that lock from its first attempt: such
+//     transactions queue instead of conflicting, aborting and running again
+//     (measured: 0.6 to 0.8 retries per CreateKey or TagResource from 8 or 32
+//     clients without it, none with it; see Retries). Update returns nil
+//     only once PostgreSQL has committed.
 //   - Views run REPEATABLE READ READ ONLY: one consistent snapshot, no locks,
 //     never a serialization failure. A View costs one round trip per read
 //     and nothing more: BEGIN travels with its first read, and its ROLLBACK
@@ -48,8 +54,13 @@ type Store struct {
 	closed atomic.Bool
 	done   chan struct{} // closed by Close, stops watchers
 
-	retries atomic.Int64 // attempts after the first, for tests
+	retries atomic.Int64 // attempts after the first (Retries)
 }
+
+// Retries returns how many times an Update ran its function again after a
+// serialization failure or a deadlock, since Open (for metrics:
+// strongroom_store_retries_total).
+func (s *Store) Retries() int64 { return s.retries.Load() }
 
 var _ store.Store = (*Store)(nil)
 
@@ -174,7 +185,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 				return err
 			}
 		}
-		err, again := s.attempt(ctx, fn, attempt > 0)
+		err, again := s.attempt(ctx, fn, attempt > 0 || store.Contended(ctx))
 		if !again {
 			return err
 		}

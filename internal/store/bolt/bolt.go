@@ -770,13 +770,17 @@ func scopeOf(name []byte) string {
 
 // Backup writes a consistent copy of the database file to w while the store
 // stays in use, and returns the number of bytes written. The copy opens as a
-// data directory's strongroom.db.
+// data directory's strongroom.db. A store found damaged (Damage) refuses,
+// as it refuses reads: the copy would carry the damage.
 func (s *Store) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	if s.closed.Load() {
 		return 0, store.ErrClosed
+	}
+	if err := s.Damage(); err != nil {
+		return 0, fmt.Errorf("bolt: no backup of a damaged store: %w", err)
 	}
 	defer s.recoverCorrupt(&err)
 	err = s.db.View(func(btx *bbolt.Tx) error {

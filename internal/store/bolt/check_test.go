@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -128,7 +129,8 @@ func TestAutoFencesOnDamageFoundInBackground(t *testing.T) {
 		return err
 	})
 	writeErr := s.Update(t.Context(), func(tx store.Tx) error { return tx.Put(store.KindKey, "x", "y", []byte("z")) })
-	for name, err := range map[string]error{"View": readErr, "Update": writeErr} {
+	_, backupErr := s.Backup(t.Context(), io.Discard)
+	for name, err := range map[string]error{"View": readErr, "Update": writeErr, "Backup": backupErr} {
 		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), victim) {
 			t.Errorf("%s on a fenced store: %v, want the damage", name, err)
 		}

@@ -14,6 +14,10 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,9 +26,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -54,6 +61,8 @@ func main() {
 		err = fill(ctx, args)
 	case "freeport":
 		err = freeport()
+	case "rsacost":
+		err = rsaCost()
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -103,10 +112,49 @@ func run(ctx context.Context, args []string) error {
 	return err
 }
 
+// rsaCost prints the CPU time, in µs, that Go's own rsa.SignPSS takes for
+// one RSA-2048 signature with SHA-256 (as KMS's RSASSA_PSS_SHA_256: the salt
+// as long as the digest), measured on one goroutine for a second: issue 7's
+// floor for Sign RSA-2048, with the reference's HTTP cost added.
+func rsaCost() error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	digest := sha256.Sum256([]byte("a message of the usual size for a benchmark"))
+	opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+	for range 20 { // warm up
+		if _, err := rsa.SignPSS(rand.Reader, key, crypto.SHA256, digest[:], opts); err != nil {
+			return err
+		}
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0, n := threadCPU(), 0
+	for start := time.Now(); time.Since(start) < time.Second; n++ {
+		if _, err := rsa.SignPSS(rand.Reader, key, crypto.SHA256, digest[:], opts); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%.1f\n", float64((threadCPU()-c0).Microseconds())/float64(n))
+	return nil
+}
+
+// threadCPU returns the CPU time the calling OS thread has used.
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	// CLOCK_THREAD_CPUTIME_ID
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
 func report(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	subject := fs.String("subject", "strongroom", "label of the server measured")
 	base := fs.String("base", "ref", "label of the reference")
+	rsaUs := fs.Float64("rsacost", 0, "µs of CPU of Go's rsa.SignPSS (loadgen rsacost): adds issue 7's Sign RSA-2048 check")
 	fs.Parse(args)
 	if fs.NArg() != 1 {
 		return errors.New("report takes one results file")
@@ -121,6 +169,9 @@ func report(args []string) error {
 		return err
 	}
 	load.Report(os.Stdout, results, *subject, *base)
+	if *rsaUs > 0 {
+		load.ReportRSA(os.Stdout, results, *subject, *base, *rsaUs)
+	}
 	return nil
 }
 

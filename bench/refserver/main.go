@@ -111,6 +111,7 @@ func decryptResponse(n int) []byte {
 var (
 	dataKeyResponse = []byte(`{"CiphertextBlob":"` + random(32+blobOverhead) + `","KeyId":"` + keyARN + `","KeyMaterialId":"` + strings.Repeat("ab", 32) + `","Plaintext":"` + random(32) + `"}`)
 	signResponse    = []byte(`{"KeyId":"` + keyARN + `","Signature":"` + random(71) + `","SigningAlgorithm":"ECDSA_SHA_256"}`)
+	rsaSignResponse = []byte(`{"KeyId":"` + keyARN + `","Signature":"` + random(256) + `","SigningAlgorithm":"RSASSA_PSS_SHA_256"}`)
 )
 
 func createKeyResponse() []byte {
@@ -162,6 +163,9 @@ func handle(w http.ResponseWriter, r *http.Request) {
 		var in signInput
 		if err = decode(body, &in); err == nil {
 			out = signResponse
+			if strings.HasPrefix(in.SigningAlgorithm, "RSASSA") {
+				out = rsaSignResponse
+			}
 		}
 	case "CreateKey":
 		var in createKeyInput

@@ -37,7 +37,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -172,9 +171,6 @@ type Entry struct {
 	// with a broken disk keeps serving them; a record held is lost if the
 	// process stops before the store recovers.
 	MayWait bool
-	// Expected: the call was announced with Expect. Append counts it as
-	// arrived once it is in the queue (or failed to get there).
-	Expected bool
 	// Effect, if set, is handed to the trail's Effects with the effects of the
 	// other entries written in the same transaction, so that they can be
 	// applied together (one counter update for a hundred requests).
@@ -246,9 +242,6 @@ type Trail struct {
 	// queued counts AppendTxQueued's records handed to the queue and not
 	// yet written (Sync waits for them).
 	queued atomic.Int64
-	// coming counts calls under way that will Append when they end
-	// (Expect): a leader lets them catch its group.
-	coming atomic.Int64
 
 	seg *segTrail // nil: the records are in the store
 }
@@ -468,17 +461,11 @@ func (w *waiter) line(seq uint64, prev, hash string) []byte {
 func (t *Trail) Append(ctx context.Context, e *Entry) error {
 	w, err := newWaiter(e, true)
 	if err != nil {
-		if e.Expected {
-			t.coming.Add(-1)
-		}
 		return err
 	}
 	w.res = make(chan result, 1)
 	t.mu.Lock()
 	t.queue = append(t.queue, w)
-	if e.Expected {
-		t.coming.Add(-1) // arrived: a leader gathering may go
-	}
 	if t.leading {
 		t.mu.Unlock()
 		if r := <-w.res; !r.lead {
@@ -491,32 +478,10 @@ func (t *Trail) Append(ctx context.Context, e *Entry) error {
 	return t.lead(w)
 }
 
-// Expect tells the trail that n more calls (n < 0: fewer) are under way
-// whose records will be appended when they end (with Entry.Expected, which
-// counts them as arrived). A group's leader lets them run and waits for
-// them, gatherFor at most, so that one synced write serves more records.
-func (t *Trail) Expect(n int) { t.coming.Add(int64(n)) }
-
-// gatherFor bounds how long a leader waits for calls under way (Expect).
-var gatherFor = 200 * time.Microsecond
-
-// gather lets the calls under way reach the queue, for at most gatherFor:
-// they run on the cores while the leader yields.
-func (t *Trail) gather() {
-	if t.coming.Load() <= 0 {
-		return
-	}
-	start := time.Now()
-	for t.coming.Load() > 0 && time.Since(start) < gatherFor {
-		runtime.Gosched()
-	}
-}
-
 // lead writes the held records and the head of the queue (which includes
 // me, unless me is nil), delivers the others' results and hands leadership
 // on.
 func (t *Trail) lead(me *waiter) (mine error) {
-	t.gather()
 	t.mu.Lock()
 	n := min(len(t.queue), maxBatch)
 	held := t.held

@@ -431,54 +431,6 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-// TestGroupGathersExpectedCalls: a leader waits for the calls announced
-// with Expect to reach the queue, and they share its write; a call that
-// never comes delays the group by gatherFor at most.
-func TestGroupGathersExpectedCalls(t *testing.T) {
-	tr, clk := newTrail(t, memory.New(), Options{})
-	defer func(d time.Duration) { gatherFor = d }(gatherFor)
-	gatherFor = time.Minute // the test does not depend on timing: nothing waits that long
-	_, groups0 := tr.Stats()
-
-	tr.Expect(1)
-	first := make(chan error, 1)
-	go func() { first <- tr.Append(ctx, &Entry{Event: event(1, "Encrypt", "alice", clk.Now())}) }()
-	for { // the first Append leads, and waits for the expected call
-		tr.mu.Lock()
-		leading := tr.leading
-		tr.mu.Unlock()
-		if leading {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	select {
-	case err := <-first:
-		t.Fatalf("the leader wrote before the expected call arrived (%v)", err)
-	case <-time.After(20 * time.Millisecond):
-	}
-	if err := tr.Append(ctx, &Entry{Event: event(2, "Decrypt", "bob", clk.Now()), Expected: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	if n, groups := tr.Stats(); n != 2 || groups-groups0 != 1 {
-		t.Fatalf("%d records in %d groups, want 2 in 1", n, groups-groups0)
-	}
-
-	// An expected call that never comes: the group goes after gatherFor.
-	gatherFor = 20 * time.Millisecond
-	tr.Expect(1)
-	if err := tr.Append(ctx, &Entry{Event: event(3, "Encrypt", "alice", clk.Now())}); err != nil {
-		t.Fatal(err)
-	}
-	tr.Expect(-1)
-	if rep := verify(t, exportAll(t, tr, ExportQuery{})); rep.Problem != nil || rep.Records != 3 {
-		t.Fatalf("%+v %v", rep, rep.Problem)
-	}
-}
-
 // TestApplyFailureFailsOnlyItsEntry: an entry whose Apply fails gets the
 // error; the others of its batch are written.
 func TestApplyFailureFailsOnlyItsEntry(t *testing.T) {

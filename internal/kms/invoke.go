@@ -27,9 +27,6 @@ type Event struct {
 
 	// outside: recorded by RecordCall, not by Invoke.
 	outside bool
-	// expected: announced to the audit trail (audit.Trail.Expect), not yet
-	// arrived.
-	expected bool
 	// inTx: the operation wrote the record inside the transaction that
 	// made its change, which committed (commitCall).
 	inTx bool
@@ -60,18 +57,6 @@ func (s *Service) Invoke(ctx context.Context, c *Call, op string, in any, run fu
 		prev := c.ev
 		c.ev = ev
 		defer func() { c.ev = prev }()
-	}
-	if a := s.auditor(); a != nil {
-		// The call's record is coming: a group commit under way may wait
-		// a little for it (audit.Trail.Expect). Record (or commitCall)
-		// takes the expectation over; if neither does, it ends here.
-		a.cfg.Trail.Expect(1)
-		ev.expected = true
-		defer func() {
-			if ev.expected {
-				a.cfg.Trail.Expect(-1)
-			}
-		}()
 	}
 	out, err := run()
 	if err != nil || isNilPointer(out) {
@@ -110,10 +95,6 @@ func commitCall[O any](s *Service, ctx context.Context, c *Call, op string, fn f
 	var out *O
 	recorded := false
 	if s.recordsInTx(c, op) {
-		if c.ev.expected { // its record is written here, not appended
-			s.auditor().cfg.Trail.Expect(-1)
-			c.ev.expected = false
-		}
 		// The record moves the trail's head, which every other such
 		// call moves too: on PostgreSQL the transaction waits for the
 		// others rather than conflicting with them (store.WithContention).

@@ -265,9 +265,7 @@ var _ TxRecorder = (*AuditRecorder)(nil)
 
 // Record writes ev's record (and meters it) and returns once it is durable.
 func (r *AuditRecorder) Record(ctx context.Context, ev *Event) error {
-	e := r.entry(ctx, nil, ev)
-	e.Expected, ev.expected = ev.expected, false // Append counts it as arrived
-	return r.cfg.Trail.Append(ctx, e)
+	return r.cfg.Trail.Append(ctx, r.entry(ctx, nil, ev))
 }
 
 // RecordTx writes ev's record in tx.

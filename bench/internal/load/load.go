@@ -34,7 +34,7 @@ import (
 
 // Ops are the operations the generator knows, by the name given on the
 // command line.
-var Ops = []string{"encrypt64", "encrypt4k", "decrypt", "gdk", "sign-p256", "createkey"}
+var Ops = []string{"encrypt64", "encrypt4k", "decrypt", "gdk", "sign-p256", "sign-rsa2048", "createkey"}
 
 // Config configures one run.
 type Config struct {
@@ -186,6 +186,17 @@ func prepare(ctx context.Context, c *kms.Client, op string) (opFunc, error) {
 		msg := random(64)
 		return func(ctx context.Context) error {
 			_, err := c.Sign(ctx, &kms.SignInput{KeyId: &id, Message: msg, MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+			return err
+		}, nil
+	case "sign-rsa2048":
+		out, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeSignVerify})
+		if err != nil {
+			return nil, fmt.Errorf("creating the RSA_2048 signing key: %w", err)
+		}
+		id := aws.ToString(out.KeyMetadata.KeyId)
+		msg := random(64)
+		return func(ctx context.Context) error {
+			_, err := c.Sign(ctx, &kms.SignInput{KeyId: &id, Message: msg, MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecRsassaPssSha256})
 			return err
 		}, nil
 	case "createkey":

@@ -485,7 +485,11 @@ func (t *Trail) outboxWrite(tx store.Tx, e *Entry) (*waiter, string, error) {
 		return nil, "", err
 	}
 	id := fmt.Sprintf("%020d-%s", time.Now().UnixNano(), NewEventID())
-	if err := tx.Create(store.KindAuditMeta, "", outboxPrefix+id, mustJSON(outboxEntry{Event: w.body})); err != nil {
+	// outboxEntry's JSON, built around the event's (which appendJSON made
+	// valid): json.Marshal would validate and compact it again.
+	v := make([]byte, 0, len(`{"event":}`)+len(w.body))
+	v = append(append(append(v, `{"event":`...), w.body...), '}')
+	if err := tx.Create(store.KindAuditMeta, "", outboxPrefix+id, v); err != nil {
 		return nil, "", err
 	}
 	if e.Apply != nil {

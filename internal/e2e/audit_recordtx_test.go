@@ -2,6 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,7 +182,10 @@ type changeStep struct {
 	code string // the error the call must get; "" for success
 	// change is the kind the call's own transaction writes (success only).
 	change store.Kind
-	call   func(c *kms.Client, ids *stepIDs) error
+	// rerun: the store runs the call's transaction twice, the first run
+	// rolled back (txLog.rerunKind): only the second run's record counts.
+	rerun bool
+	call  func(c *kms.Client, ids *stepIDs) error
 }
 
 // stepIDs holds what one server's run created, to be named in later steps
@@ -185,6 +193,35 @@ type changeStep struct {
 type stepIDs struct {
 	a, b, c       string // symmetric, ECC signing, symmetric
 	grant, grant2 string
+	ext, mrk      string // symmetric with Origin EXTERNAL, multi-Region symmetric
+	params        [2]*kms.GetParametersForImportOutput
+	material      string    // the KeyMaterialId of what was imported into ext
+	at            time.Time // the servers' clock (the same on both)
+}
+
+// importedMaterial and otherMaterial are the key material imported into
+// stepIDs.ext: the first is imported, the second is refused.
+var importedMaterial, otherMaterial = sha256.Sum256([]byte("imported")), sha256.Sum256([]byte("other"))
+
+// wrapForImport wraps material under the public key of p with
+// RSAES_OAEP_SHA_256 (or _SHA_1), without the service.
+func wrapForImport(p *kms.GetParametersForImportOutput, sha1Hash bool, material []byte) ([]byte, error) {
+	if p == nil {
+		return nil, errors.New("no import parameters")
+	}
+	parsed, err := x509.ParsePKIXPublicKey(p.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := parsed.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("the wrapping public key is a %T", parsed)
+	}
+	h := sha256.New()
+	if sha1Hash {
+		h = sha1.New()
+	}
+	return rsa.EncryptOAEP(h, rand.Reader, pub, material, nil)
 }
 
 var changeSteps = []changeStep{
@@ -321,7 +358,118 @@ var changeSteps = []changeStep{
 		_, err := c.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: &ids.c})
 		return err
 	}},
+
+	// Imported key material.
+	{op: "CreateKey", change: store.KindKey, call: func(c *kms.Client, ids *stepIDs) error {
+		out, err := c.CreateKey(ctx, &kms.CreateKeyInput{Origin: types.OriginTypeExternal, Description: aws.String("ext")})
+		if err == nil {
+			ids.ext = *out.KeyMetadata.KeyId
+		}
+		return err
+	}},
+	{op: "GetParametersForImport", change: kindImportParams, rerun: true, call: func(c *kms.Client, ids *stepIDs) error {
+		out, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: &ids.ext,
+			WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+		ids.params[0] = out
+		return err
+	}},
+	{op: "GetParametersForImport", code: "UnsupportedOperationException", call: func(c *kms.Client, ids *stepIDs) error { // not EXTERNAL: refused before the transaction
+		_, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: &ids.a,
+			WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+		return err
+	}},
+	{op: "ImportKeyMaterial", change: store.KindKey, rerun: true, call: func(c *kms.Client, ids *stepIDs) error {
+		wrapped, err := wrapForImport(ids.params[0], false, importedMaterial[:])
+		if err != nil {
+			return err
+		}
+		out, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: &ids.ext, ImportToken: ids.params[0].ImportToken, EncryptedKeyMaterial: wrapped,
+			ExpirationModel: types.ExpirationModelTypeKeyMaterialExpires, ValidTo: aws.Time(ids.at.Add(30 * 24 * time.Hour)), KeyMaterialDescription: aws.String("first")})
+		if err == nil {
+			ids.material = *out.KeyMaterialId
+		}
+		return err
+	}},
+	{op: "ImportKeyMaterial", code: "InvalidImportTokenException", call: func(c *kms.Client, ids *stepIDs) error { // refused before the transaction
+		token := slices.Clone(ids.params[0].ImportToken)
+		token[len(token)-1] ^= 1
+		wrapped, err := wrapForImport(ids.params[0], false, importedMaterial[:])
+		if err != nil {
+			return err
+		}
+		_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: &ids.ext, ImportToken: token, EncryptedKeyMaterial: wrapped,
+			ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
+		return err
+	}},
+	{op: "GetParametersForImport", change: kindImportParams, call: func(c *kms.Client, ids *stepIDs) error {
+		out, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: aws.String(keyARN(testenv.Region, ids.ext)),
+			WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha1, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+		ids.params[1] = out
+		return err
+	}},
+	{op: "ImportKeyMaterial", code: "IncorrectKeyMaterialException", call: func(c *kms.Client, ids *stepIDs) error { // other material: refused inside the transaction
+		wrapped, err := wrapForImport(ids.params[1], true, otherMaterial[:])
+		if err != nil {
+			return err
+		}
+		_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: &ids.ext, ImportToken: ids.params[1].ImportToken, EncryptedKeyMaterial: wrapped,
+			ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
+		return err
+	}},
+	{op: "DeleteImportedKeyMaterial", change: store.KindKey, rerun: true, call: func(c *kms.Client, ids *stepIDs) error {
+		_, err := c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: &ids.ext})
+		return err
+	}},
+	{op: "DeleteImportedKeyMaterial", code: "UnsupportedOperationException", call: func(c *kms.Client, ids *stepIDs) error { // not EXTERNAL: refused inside the transaction
+		_, err := c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: &ids.a})
+		return err
+	}},
+	{op: "ImportKeyMaterial", change: store.KindKey, call: func(c *kms.Client, ids *stepIDs) error { // the same material again, re-imported
+		wrapped, err := wrapForImport(ids.params[1], true, importedMaterial[:])
+		if err != nil {
+			return err
+		}
+		_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: &ids.ext, ImportToken: ids.params[1].ImportToken, EncryptedKeyMaterial: wrapped,
+			ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire, KeyMaterialId: &ids.material})
+		return err
+	}},
+
+	// Multi-Region keys.
+	{op: "CreateKey", change: store.KindKey, call: func(c *kms.Client, ids *stepIDs) error {
+		out, err := c.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true), Description: aws.String("mrk")})
+		if err == nil {
+			ids.mrk = *out.KeyMetadata.KeyId
+		}
+		return err
+	}},
+	{op: "ReplicateKey", change: store.KindKey, rerun: true, call: func(c *kms.Client, ids *stepIDs) error {
+		_, err := c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: &ids.mrk, ReplicaRegion: aws.String(euWest), Description: aws.String("replica"),
+			Tags: []types.Tag{{TagKey: aws.String("team"), TagValue: aws.String("blue")}}})
+		return err
+	}},
+	{op: "ReplicateKey", code: "AlreadyExistsException", call: func(c *kms.Client, ids *stepIDs) error { // refused before the transaction
+		_, err := c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: &ids.mrk, ReplicaRegion: aws.String(euWest)})
+		return err
+	}},
+	{op: "ReplicateKey", code: "UnsupportedOperationException", call: func(c *kms.Client, ids *stepIDs) error { // not multi-Region
+		_, err := c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: &ids.a, ReplicaRegion: aws.String(euWest)})
+		return err
+	}},
+	{op: "UpdatePrimaryRegion", change: store.KindKey, rerun: true, call: func(c *kms.Client, ids *stepIDs) error {
+		_, err := c.UpdatePrimaryRegion(ctx, &kms.UpdatePrimaryRegionInput{KeyId: &ids.mrk, PrimaryRegion: aws.String(euWest)})
+		return err
+	}},
+	{op: "UpdatePrimaryRegion", code: "UnsupportedOperationException", call: func(c *kms.Client, ids *stepIDs) error { // a replica now: refused before the transaction
+		_, err := c.UpdatePrimaryRegion(ctx, &kms.UpdatePrimaryRegionInput{KeyId: &ids.mrk, PrimaryRegion: aws.String(euWest)})
+		return err
+	}},
 }
+
+// The kinds the import operations write (internal/kms/import.go).
+const (
+	kindImportParams   store.Kind = "import_params"
+	kindMaterialExpiry store.Kind = "material_expiry"
+)
 
 // TestAuditChangingCallsRecordedWithTheirChange runs the same calls — every
 // changing operation recorded inside its transaction, and failures inside
@@ -331,8 +479,15 @@ var changeSteps = []changeStep{
 // the same records, one per call (event and request ids, key and grant ids
 // and access key ids aside), and the bills must be the same. On the first
 // server every successful changing call commits once, its change and its
-// record in the same transaction; on the second twice.
+// record in the same transaction; on the second twice. It runs with the
+// records in the store and with segment files.
 func TestAuditChangingCallsRecordedWithTheirChange(t *testing.T) {
+	for _, inStore := range []bool{true, false} {
+		t.Run(trailMode(inStore), func(t *testing.T) { auditChangingCallsRecordedWithTheirChange(t, inStore) })
+	}
+}
+
+func auditChangingCallsRecordedWithTheirChange(t *testing.T, inStore bool) {
 	at := time.Now().UTC().Truncate(time.Second)
 	type run struct {
 		env     *testenv.Env
@@ -342,8 +497,8 @@ func TestAuditChangingCallsRecordedWithTheirChange(t *testing.T) {
 		bill    string
 	}
 	start := func(after bool) *run {
-		r := &run{log: newTxLog(memory.New())}
-		o := testenv.Options{Store: r.log, AuditInStore: true}
+		r := &run{log: newTxLog(memory.New()), ids: stepIDs{at: at}}
+		o := testenv.Options{Store: r.log, AuditInStore: inStore}
 		if after {
 			o.Setup = func(a *app.App) {
 				a.Service.SetRecorder(afterOnly{kmscore.NewAuditRecorder(a.Service, kmscore.AuditConfig{Trail: a.Trail, OperatorAccount: testenv.Account})})
@@ -358,10 +513,16 @@ func TestAuditChangingCallsRecordedWithTheirChange(t *testing.T) {
 		c := r.env.KMS()
 		before := len(records(t, trailLines(t, r.env)))
 		for j, s := range changeSteps {
-			m := r.log.mark()
+			m, reruns := r.log.mark(), r.log.rerunCount()
+			if s.rerun {
+				r.log.arm(func(l *txLog) { l.rerunKind, l.between = s.change, nil })
+			}
 			err := s.call(c, &r.ids)
 			if code := apiCode(err); code != s.code || (err != nil && code == "") {
 				t.Fatalf("step %d (%s): %v, want %q", j, s.op, err, s.code)
+			}
+			if s.rerun && r.log.rerunCount() != reruns+1 {
+				t.Fatalf("step %d (%s): the transaction was not run again", j, s.op)
 			}
 			// The transactions that changed something (the trail's own,
 			// which may run behind the calls, change nothing of KMS's).
@@ -403,7 +564,8 @@ func TestAuditChangingCallsRecordedWithTheirChange(t *testing.T) {
 		delete(m, "requestID")
 		b, _ := json.Marshal(m)
 		var pairs []string
-		for name, id := range map[string]string{"KEY-A": r.ids.a, "KEY-B": r.ids.b, "KEY-C": r.ids.c, "GRANT-1": r.ids.grant, "GRANT-2": r.ids.grant2, "ROOT-ACCESS-KEY": r.env.Root.AccessKeyID} {
+		for name, id := range map[string]string{"KEY-A": r.ids.a, "KEY-B": r.ids.b, "KEY-C": r.ids.c, "GRANT-1": r.ids.grant, "GRANT-2": r.ids.grant2, "ROOT-ACCESS-KEY": r.env.Root.AccessKeyID,
+			"KEY-EXT": r.ids.ext, "KEY-MRK": r.ids.mrk, "MATERIAL-EXT": r.ids.material} {
 			if id != "" {
 				pairs = append(pairs, id, name)
 			}
@@ -443,12 +605,28 @@ func TestAuditChangingCallsRecordedWithTheirChange(t *testing.T) {
 	if g, w := norm(now, []byte(now.bill)), norm(old, []byte(old.bill)); g != w {
 		t.Errorf("the bills differ:\n got %s\nwant %s", g, w)
 	}
-	// The created key's ARN is among CreateKey's resources, as before.
+	// The created key's ARN is among CreateKey's resources, as before; the
+	// replica's among ReplicateKey's, after the primary's.
 	for _, r := range now.records {
 		if r.Event.EventName == "CreateKey" && r.Event.RequestParameters["description"] == "a" {
 			if res := r.Event.Resources; len(res) != 1 || res[0].ARN != keyARN(testenv.Region, now.ids.a) {
 				t.Errorf("CreateKey's resources: %+v", res)
 			}
+		}
+		if r.Event.EventName == "ReplicateKey" && r.Event.ErrorCode == "" {
+			res := r.Event.Resources
+			if len(res) != 2 || res[0].ARN != keyARN(testenv.Region, now.ids.mrk) || res[1].ARN != keyARN(euWest, now.ids.mrk) {
+				t.Errorf("ReplicateKey's resources: %+v, want the primary's then the replica's ARN", res)
+			}
+			md, _ := r.Event.ResponseElements["replicaKeyMetadata"].(map[string]any)
+			if md["arn"] != keyARN(euWest, now.ids.mrk) {
+				t.Errorf("ReplicateKey's responseElements: %v, want the replica's metadata", r.Event.ResponseElements)
+			}
+		}
+		// Nothing of GetParametersForImport's answer (the public key, the
+		// import token) is recorded.
+		if r.Event.EventName == "GetParametersForImport" && (r.Event.ResponseElements != nil || strings.Contains(string(r.Raw), "mportToken") || strings.Contains(string(r.Raw), "ublicKey")) {
+			t.Errorf("GetParametersForImport's record keeps some of its answer: %s", r.Raw)
 		}
 	}
 }
@@ -485,7 +663,11 @@ func trailLines(t *testing.T, env *testenv.Env) []byte {
 // isChange reports whether kind holds what a KMS call changes (not its
 // record, the meter or keys' last use).
 func isChange(kind store.Kind) bool {
-	return kind == store.KindKey || kind == store.KindAlias || kind == store.KindGrant || kind == store.KindGrantRetiring || kind == store.KindPending
+	switch kind {
+	case store.KindKey, store.KindAlias, store.KindGrant, store.KindGrantRetiring, store.KindPending, kindImportParams, kindMaterialExpiry:
+		return true
+	}
+	return false
 }
 
 // isRecord reports whether kind holds audit records written in a store

@@ -205,13 +205,16 @@ func (s *Service) GetParametersForImport(ctx context.Context, c *Call, in *GetPa
 		return nil, err
 	}
 	rec, _ := json.Marshal(&importParams{Algorithm: in.WrappingAlgorithm, Spec: in.WrappingKeySpec, SealedKey: sealed})
-	err = s.update(ctx, func(tx store.Tx) error {
-		return tx.Put(kindImportParams, "", importParamsID(validTo.Unix(), k, tokenID), rec)
+	// The parameters and the call's record commit together (commitCall).
+	// The record keeps the request's KeyId and wrapping choices, nothing of
+	// the answer: the public key and the import token are never recorded
+	// (auditFields, neverRecorded).
+	return commitCall(s, ctx, c, "GetParametersForImport", func(tx store.Tx) (*GetParametersForImportOutput, error) {
+		if err := tx.Put(kindImportParams, "", importParamsID(validTo.Unix(), k, tokenID), rec); err != nil {
+			return nil, err
+		}
+		return &GetParametersForImportOutput{KeyId: k.arn(), ImportToken: token, PublicKey: pub, ParametersValidTo: tp(validTo.UTC())}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &GetParametersForImportOutput{KeyId: k.arn(), ImportToken: token, PublicKey: pub, ParametersValidTo: tp(validTo.UTC())}, nil
 }
 
 // ImportKeyMaterial imports (or re-imports) key material, wrapped under the
@@ -292,16 +295,15 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Call, in *ImportKeyM
 		return nil, errIncorrectKeyMaterial("The key material does not have the key material ID %s.", *in.KeyMaterialId)
 	}
 
-	out, err := s.updateKey(ctx, k, func(tx store.Tx, k *keyRecord) error {
+	// The material and the call's record commit together (commitCall).
+	return updateKeyCall(s, ctx, c, "ImportKeyMaterial", k, func(tx store.Tx, k *keyRecord) error {
 		if err := requireNotPendingDeletion(k); err != nil {
 			return err
 		}
 		return s.storeImported(tx, k, in, material, matID, model, validTo, now)
+	}, func(k *keyRecord) *ImportKeyMaterialOutput {
+		return &ImportKeyMaterialOutput{KeyId: k.arn(), KeyMaterialId: matID}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &ImportKeyMaterialOutput{KeyId: out.arn(), KeyMaterialId: matID}, nil
 }
 
 // checkExpiration validates ExpirationModel and ValidTo and returns the
@@ -615,7 +617,9 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Call, in *De
 	}
 	az := &authzReq{Action: "kms:DeleteImportedKeyMaterial"}
 	deleted := ""
-	k, err := s.mutateKey(ctx, c, in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
+	var account, id string // the key's, to drop its material from the cache
+	// The deletion and the call's record commit together (commitCall).
+	out, err := mutateKeyCall(s, ctx, c, "DeleteImportedKeyMaterial", in.KeyId, az, func(tx store.Tx, k *keyRecord) error {
 		deleted = ""
 		if err := requireCustomerManaged(k, az.Action); err != nil {
 			return err
@@ -655,12 +659,15 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Call, in *De
 			k.State = StatePendingImport
 		}
 		return nil
+	}, func(k *keyRecord) *DeleteImportedKeyMaterialOutput {
+		account, id = k.Account, k.ID
+		return &DeleteImportedKeyMaterialOutput{KeyId: k.arn(), KeyMaterialId: deleted}
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.cache.forget(k.Account, k.ID)
-	return &DeleteImportedKeyMaterialOutput{KeyId: k.arn(), KeyMaterialId: deleted}, nil
+	s.cache.forget(account, id)
+	return out, nil
 }
 
 // dropMaterial removes the sealed material of version v.

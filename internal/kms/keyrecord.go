@@ -272,21 +272,12 @@ func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, 
 	return out, err
 }
 
-// mutateKey resolves ref, authorizes az (its Key and Alias filled in from
-// the resolution) and applies fn to the key in a read-write transaction.
-// Authorization happens before the transaction: a store transaction's fn
-// must not call the store again, and policy evaluation may read it.
-func (s *Service) mutateKey(ctx context.Context, c *Call, ref string, az *authzReq, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
-	k, err := s.authorizeKey(ctx, c, ref, az)
-	if err != nil {
-		return nil, err
-	}
-	return s.updateKey(ctx, k, fn)
-}
-
-// mutateKeyCall is mutateKey for operation op, whose record is written in
-// the transaction that changes the key (commitCall): out builds the
-// operation's output from the key as stored.
+// mutateKeyCall resolves ref, authorizes az (its Key and Alias filled in
+// from the resolution) and applies fn to the key in a read-write
+// transaction, in which operation op's record is written (commitCall): out
+// builds the operation's output from the key as stored. Authorization
+// happens before the transaction: a store transaction's fn must not call
+// the store again, and policy evaluation may read it.
 func mutateKeyCall[O any](s *Service, ctx context.Context, c *Call, op, ref string, az *authzReq, fn func(tx store.Tx, k *keyRecord) error, out func(k *keyRecord) *O) (*O, error) {
 	k, err := s.authorizeKey(ctx, c, ref, az)
 	if err != nil {
@@ -312,20 +303,10 @@ func (s *Service) authorizeKey(ctx context.Context, c *Call, ref string, az *aut
 	return r.key, nil
 }
 
-// updateKey re-reads key k (by account, region and id) inside a read-write
-// transaction, applies fn and stores the result.
-func (s *Service) updateKey(ctx context.Context, k *keyRecord, fn func(tx store.Tx, k *keyRecord) error) (*keyRecord, error) {
-	var out *keyRecord
-	err := s.update(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = s.updateKeyTx(tx, k, fn)
-		return err
-	})
-	return out, err
-}
-
-// updateKeyCall is updateKey for operation op, whose record is written in
-// the same transaction (commitCall), with out(key as stored) as output.
+// updateKeyCall re-reads key k (by account, region and id) inside a
+// read-write transaction, applies fn and stores the result; operation op's
+// record is written in the same transaction (commitCall), with out(key as
+// stored) as output.
 func updateKeyCall[O any](s *Service, ctx context.Context, c *Call, op string, k *keyRecord, fn func(tx store.Tx, k *keyRecord) error, out func(k *keyRecord) *O) (*O, error) {
 	return commitCall(s, ctx, c, op, func(tx store.Tx) (*O, error) {
 		cur, err := s.updateKeyTx(tx, k, fn)

@@ -328,17 +328,22 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *ReplicateKeyInp
 			return nil, err
 		}
 	}
-	err = s.update(ctx, func(tx store.Tx) error {
+	// The replica, the family's new members list and the call's record
+	// commit together (commitCall). The record names the replica among the
+	// call's resources, after the primary, and its metadata as stored.
+	base := c.Resources
+	out, err := commitCall(s, ctx, c, "ReplicateKey", func(tx store.Tx) (*ReplicateKeyOutput, error) {
 		p, err := getKey(tx, k.Account, k.Region, k.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(p)) {
-			return errNotFound("Key '%s' does not exist", k.arn())
+			return nil, errNotFound("Key '%s' does not exist", k.arn())
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := checkReplicable(p, region); err != nil {
-			return err
+			return nil, err
 		}
+		replica := *replica // this run's
 		replica.setShared(p)
 		if p.Origin == OriginExternal {
 			// Imported material is imported into each member by its owner.
@@ -348,31 +353,31 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *ReplicateKeyInp
 		replicas := append(slices.Clone(p.ReplicaRegions), region)
 		slices.Sort(replicas)
 		replica.PrimaryRegion, replica.ReplicaRegions = p.Region, replicas
-		if err := tx.Create(store.KindKey, scopeOf(replica.Account, region), replica.ID, encodeKey(replica)); err != nil {
+		if err := tx.Create(store.KindKey, scopeOf(replica.Account, region), replica.ID, encodeKey(&replica)); err != nil {
 			if errors.Is(err, store.ErrExists) {
-				return errAlreadyExists("The key %s already has a replica in %s.", p.arn(), region)
+				return nil, errAlreadyExists("The key %s already has a replica in %s.", p.arn(), region)
 			}
-			return err
+			return nil, err
 		}
-		return setFamily(tx, p.Account, p.ID, p.familyRegions(), p.Region, replicas)
+		if err := setFamily(tx, p.Account, p.ID, p.familyRegions(), p.Region, replicas); err != nil {
+			return nil, err
+		}
+		got, err := getKey(tx, replica.Account, region, replica.ID)
+		if err != nil {
+			return nil, err
+		}
+		c.Resources = append(base[:len(base):len(base)], replica.arn()) // this run's, not an earlier one's too
+		tags := got.Tags
+		if tags == nil {
+			tags = []Tag{}
+		}
+		return &ReplicateKeyOutput{ReplicaKeyMetadata: got.metadata(), ReplicaPolicy: got.Policy, ReplicaTags: tags}, nil
 	})
 	if err != nil {
+		c.Resources = base // a failure names the keys authorized, as before
 		return nil, err
 	}
-	c.Resources = append(c.Resources, replica.arn())
-	var out *keyRecord
-	err = s.view(ctx, func(tx store.Tx) error {
-		out, err = getKey(tx, replica.Account, region, replica.ID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	tags := out.Tags
-	if tags == nil {
-		tags = []Tag{}
-	}
-	return &ReplicateKeyOutput{ReplicaKeyMetadata: out.metadata(), ReplicaPolicy: out.Policy, ReplicaTags: tags}, nil
+	return out, nil
 }
 
 // checkReplicable refuses to replicate k into region unless k is a
@@ -440,56 +445,63 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, c *Call, in *UpdatePr
 		return nil, err
 	}
 	c.Resources = append(c.Resources, rc.Resources[len(c.Resources):]...)
-	err = s.update(ctx, func(tx store.Tx) error {
-		p, err := getKey(tx, k.Account, k.Region, k.ID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(p)) {
-			return errNotFound("Key '%s' does not exist", k.arn())
+	// The family's new roles and the call's record commit together
+	// (commitCall).
+	return commitCall(s, ctx, c, "UpdatePrimaryRegion", func(tx store.Tx) (*Empty, error) {
+		if err := s.movePrimary(tx, k, target); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return err
-		}
-		n, err := getKey(tx, k.Account, target, k.ID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(n)) {
-			return errNotFound("The multi-Region key %s has no replica in %s.", k.arn(), target)
-		}
-		if err != nil {
-			return err
-		}
-		if err := checkPrimaryMove(p, n, target); err != nil {
-			return err
-		}
-		// The automatic rotation schedule moves with the primary role.
-		next := int64(0)
-		if p.Rotation != nil {
-			next = p.Rotation.Next
-		}
-		if err := unscheduleRotation(tx, p); err != nil {
-			return err
-		}
-		members := p.familyRegions()
-		replicas := slices.DeleteFunc(slices.Clone(p.ReplicaRegions), func(r string) bool { return r == target })
-		replicas = append(replicas, p.Region)
-		if err := putMember(tx, p); err != nil { // the cleared schedule
-			return err
-		}
-		if err := setFamily(tx, p.Account, p.ID, members, target, replicas); err != nil {
-			return err
-		}
-		if next == 0 {
-			return nil
-		}
-		if n, err = getKey(tx, k.Account, target, k.ID); err != nil {
-			return err
-		}
-		if err := scheduleRotation(tx, n, next); err != nil {
-			return err
-		}
-		return putMember(tx, n)
+		return &Empty{}, nil
 	})
-	if err != nil {
-		return nil, err
+}
+
+// movePrimary is UpdatePrimaryRegion's change, inside its transaction: the
+// replica of k in target becomes the primary key, k (re-read) a replica.
+func (s *Service) movePrimary(tx store.Tx, k *keyRecord, target string) error {
+	p, err := getKey(tx, k.Account, k.Region, k.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(p)) {
+		return errNotFound("Key '%s' does not exist", k.arn())
 	}
-	return &Empty{}, nil
+	if err != nil {
+		return err
+	}
+	n, err := getKey(tx, k.Account, target, k.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && s.deletionDue(n)) {
+		return errNotFound("The multi-Region key %s has no replica in %s.", k.arn(), target)
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkPrimaryMove(p, n, target); err != nil {
+		return err
+	}
+	// The automatic rotation schedule moves with the primary role.
+	next := int64(0)
+	if p.Rotation != nil {
+		next = p.Rotation.Next
+	}
+	if err := unscheduleRotation(tx, p); err != nil {
+		return err
+	}
+	members := p.familyRegions()
+	replicas := slices.DeleteFunc(slices.Clone(p.ReplicaRegions), func(r string) bool { return r == target })
+	replicas = append(replicas, p.Region)
+	if err := putMember(tx, p); err != nil { // the cleared schedule
+		return err
+	}
+	if err := setFamily(tx, p.Account, p.ID, members, target, replicas); err != nil {
+		return err
+	}
+	if next == 0 {
+		return nil
+	}
+	if n, err = getKey(tx, k.Account, target, k.ID); err != nil {
+		return err
+	}
+	if err := scheduleRotation(tx, n, next); err != nil {
+		return err
+	}
+	return putMember(tx, n)
 }
 
 // checkPrimaryMove refuses UpdatePrimaryRegion unless k is a multi-Region

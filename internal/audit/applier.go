@@ -539,8 +539,8 @@ func (t *Trail) AppendTxQueued(tx store.Tx, e *Entry) (done func(committed bool)
 		t.queued.Add(1)
 		t.mu.Lock()
 		t.queue = append(t.queue, w)
-		lead := !t.leading
-		t.leading = lead || t.leading
+		lead := !t.leading // nobody writes the queue: a goroutine will
+		t.leading = true
 		t.mu.Unlock()
 		if lead {
 			go t.lead(nil)

@@ -40,6 +40,7 @@ type segTrail struct {
 
 	frames []byte
 	offs   []int64
+	effect []byte // a frame's effect, encoded (reused)
 
 	mu      sync.Mutex
 	pending []*segGroup // durable, not yet applied, in order
@@ -254,19 +255,19 @@ func (t *Trail) commitSegment(batch []*waiter) (errs []error, storeErr error) {
 	frames, offs := st.frames[:0], st.offs[:0]
 	seq, prev := st.seq, st.hash
 	g := &segGroup{first: seq + 1}
-	var eb []byte
+	eb := st.effect[:0]
+	defer func() { st.effect = eb[:0] }()
 	for i, w := range batch {
 		eb = eb[:0]
 		switch {
 		case w.outboxID != "":
 			eb = append(append(eb, effectOutbox), w.outboxID...)
 		case w.e.Effect != nil:
-			b, err := st.codec.EncodeEffect(w.e.Effect)
-			if err != nil {
+			var err error
+			if eb, err = st.codec.AppendEffect(append(eb, effectCodec), w.e.Effect); err != nil {
 				errs[i] = err
 				continue
 			}
-			eb = append(append(eb, effectCodec), b...)
 		default:
 			eb = append(eb, effectNone)
 		}

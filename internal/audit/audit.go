@@ -207,7 +207,8 @@ type Options struct {
 
 // EffectCodec turns an Entry.Effect into bytes and back.
 type EffectCodec interface {
-	EncodeEffect(effect any) ([]byte, error)
+	// AppendEffect appends effect's encoding to b.
+	AppendEffect(b []byte, effect any) ([]byte, error)
 	DecodeEffect(b []byte) (any, error)
 }
 

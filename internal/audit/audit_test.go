@@ -58,7 +58,9 @@ func segmentOptions(t testing.TB, o *Options, dir string) {
 // intCodec encodes the tests' effects, ints.
 type intCodec struct{}
 
-func (intCodec) EncodeEffect(e any) ([]byte, error) { return []byte(strconv.Itoa(e.(int))), nil }
+func (intCodec) AppendEffect(b []byte, e any) ([]byte, error) {
+	return strconv.AppendInt(b, int64(e.(int)), 10), nil
+}
 func (intCodec) DecodeEffect(b []byte) (any, error) { return strconv.Atoi(string(b)) }
 
 func TestMain(m *testing.M) {

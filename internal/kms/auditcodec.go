@@ -44,7 +44,7 @@ const (
 // maxEffectItems bounds the counts a decoded effect may claim.
 const maxEffectItems = 1 << 16
 
-func (effectCodec) EncodeEffect(e any) ([]byte, error) {
+func (effectCodec) AppendEffect(b []byte, e any) ([]byte, error) {
 	eff, ok := e.(*auditEffect)
 	if !ok {
 		return nil, errors.New("kms: not an audit effect")
@@ -67,7 +67,6 @@ func (effectCodec) EncodeEffect(e any) ([]byte, error) {
 	if len(eff.forget) > 0 {
 		flags |= hasForget
 	}
-	b := make([]byte, 0, 128)
 	b = append(b, effectBinary, flags)
 	if req != nil {
 		b = appendStr(b, req.Account)

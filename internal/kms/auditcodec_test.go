@@ -29,7 +29,7 @@ func codecSamples() []*auditEffect {
 func TestEffectCodecRoundTrip(t *testing.T) {
 	c := effectCodec{}
 	for i, want := range codecSamples() {
-		b, err := c.EncodeEffect(want)
+		b, err := c.AppendEffect(nil, want)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestEffectCodecRoundTrip(t *testing.T) {
 func FuzzEffectCodec(f *testing.F) {
 	c := effectCodec{}
 	for _, s := range codecSamples() {
-		b, _ := c.EncodeEffect(s)
+		b, _ := c.AppendEffect(nil, s)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -86,7 +86,7 @@ func FuzzEffectCodec(f *testing.F) {
 		if err != nil || len(b) == 0 || b[0] != effectBinary {
 			return
 		}
-		again, err := c.EncodeEffect(e)
+		again, err := c.AppendEffect(nil, e)
 		if err != nil {
 			t.Fatal(err)
 		}

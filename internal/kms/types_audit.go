@@ -265,8 +265,18 @@ var _ TxRecorder = (*AuditRecorder)(nil)
 
 // Record writes ev's record (and meters it) and returns once it is durable.
 func (r *AuditRecorder) Record(ctx context.Context, ev *Event) error {
-	return r.cfg.Trail.Append(ctx, r.entry(ctx, nil, ev))
+	e := r.entry(ctx, nil, ev)
+	err := r.cfg.Trail.Append(ctx, e)
+	// Append encoded the event before it returned and keeps no reference
+	// to it: it serves the next record.
+	*e.Event = audit.Event{}
+	events.Put(e.Event)
+	return err
 }
+
+// events recycles the audit events Record builds (the largest allocation
+// of a record).
+var events = sync.Pool{New: func() any { return new(audit.Event) }}
 
 // RecordTx writes ev's record in tx.
 func (r *AuditRecorder) RecordTx(tx store.Tx, ev *Event) error {
@@ -336,7 +346,8 @@ func (r *AuditRecorder) entry(ctx context.Context, tx store.Tx, ev *Event) *audi
 		fields, readOnly = ops[ev.Operation], queryReadOnly(source, ev.Operation)
 	}
 	svcIn, service := ev.Input.(*ServiceEventInput)
-	e := &audit.Event{
+	e := newEvent(tx)
+	*e = audit.Event{
 		EventVersion:    audit.EventVersion,
 		UserIdentity:    userIdentity(c.Principal),
 		EventTime:       ev.Start.UTC().Format(audit.TimeFormat),
@@ -390,6 +401,15 @@ func (r *AuditRecorder) entry(ctx context.Context, tx store.Tx, ev *Event) *audi
 		entry.Effect = eff
 	}
 	return entry
+}
+
+// newEvent returns an event to fill: recycled for Record (tx nil), whose
+// events do not outlive it; new for a record written in a transaction.
+func newEvent(tx store.Tx) *audit.Event {
+	if tx != nil {
+		return new(audit.Event)
+	}
+	return events.Get().(*audit.Event)
 }
 
 // auditEffect is what one record changes besides the trail: the meter, and

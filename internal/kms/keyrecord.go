@@ -124,6 +124,15 @@ func encodeKey(k *keyRecord) []byte {
 
 func getKey(tx store.Tx, account, region, id string) (*keyRecord, error) {
 	scope := scopeOf(account, region)
+	if p, ok := tx.(store.Peeker); ok { // compared where stored, copied only to decode
+		var k *keyRecord
+		err := p.Peek(store.KindKey, scope, id, func(b []byte) error {
+			var err error
+			k, err = keyRecords.decodeShared(scope, id, b)
+			return err
+		})
+		return k, err
+	}
 	b, err := tx.Get(store.KindKey, scope, id)
 	if err != nil {
 		return nil, err

@@ -37,21 +37,44 @@ type cachedRecord struct {
 // stores can share it.
 var keyRecords = &recordCache{max: 1024, m: make(map[recordID]cachedRecord)}
 
+// decodeShared is decode for bytes the caller does not own (store.Peeker):
+// they are compared in place and copied only when they must be decoded.
+func (c *recordCache) decodeShared(scope, id string, b []byte) (*keyRecord, error) {
+	if k := c.hit(scope, id, b); k != nil {
+		return k, nil
+	}
+	return c.miss(scope, id, bytes.Clone(b))
+}
+
 // decode returns the record that b, read from scope and id, decodes to.
 func (c *recordCache) decode(scope, id string, b []byte) (*keyRecord, error) {
+	if k := c.hit(scope, id, b); k != nil {
+		return k, nil
+	}
+	return c.miss(scope, id, b)
+}
+
+// hit returns a copy of the cached record of scope and id if it was
+// decoded from the same bytes as b, else nil.
+func (c *recordCache) hit(scope, id string, b []byte) *keyRecord {
 	c.mu.RLock()
 	e, ok := c.m[recordID{scope, id}]
 	c.mu.RUnlock()
 	if ok && bytes.Equal(e.raw, b) {
 		c.hits.Add(1)
-		return cloneRecord(e.rec), nil
+		return cloneRecord(e.rec)
 	}
+	return nil
+}
+
+// miss decodes b, which it keeps, and caches the result.
+func (c *recordCache) miss(scope, id string, b []byte) (*keyRecord, error) {
 	c.misses.Add(1)
 	k, err := decodeKey(b)
 	if err != nil {
 		return nil, err
 	}
-	e = cachedRecord{raw: b, rec: cloneRecord(k)}
+	e := cachedRecord{raw: b, rec: cloneRecord(k)}
 	c.mu.Lock()
 	if _, ok := c.m[recordID{scope, id}]; !ok && len(c.m) >= c.max {
 		for old := range c.m { // random eviction: map order is random

@@ -132,6 +132,25 @@ func TestRecordCache(t *testing.T) {
 	}
 }
 
+// TestRecordCacheShared: bytes decodeShared is given are the store's (a
+// Peek), which may change once the read ends: the cache keeps its own copy,
+// so what it answers later does not change with them.
+func TestRecordCacheShared(t *testing.T) {
+	c := &recordCache{max: 2, m: make(map[recordID]cachedRecord)}
+	v, _ := json.Marshal(&keyRecord{ID: "k", State: StateEnabled})
+	shared := append([]byte{}, v...)
+	if k, err := c.decodeShared("s", "k", shared); err != nil || k.State != StateEnabled {
+		t.Fatalf("%+v, %v", k, err)
+	}
+	for i := range shared { // the store reuses its memory
+		shared[i] = ' '
+	}
+	k, err := c.decodeShared("s", "k", v)
+	if err != nil || k.State != StateEnabled || c.hits.Load() != 1 {
+		t.Fatalf("after the caller's bytes changed: %+v, %v, %d hits (want 1)", k, err, c.hits.Load())
+	}
+}
+
 func BenchmarkGetKeyRecord(b *testing.B) {
 	doc := `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`
 	raw, _ := json.Marshal(&keyRecord{ID: "1234abcd-12ab-34cd-56ef-1234567890ab", Account: "111122223333", Region: "us-east-1", State: StateEnabled,

@@ -78,6 +78,16 @@ type Tx interface {
 	Delete(kind Kind, scope, id string) error
 }
 
+// Peeker is a Tx that can show a stored value without copying it, for a
+// reader that usually needs only to compare it (a cache that holds the
+// decoded form of the same bytes). Tx.Get is the same read with a copy.
+type Peeker interface {
+	// Peek calls fn with the value of the record, or returns ErrNotFound.
+	// fn must neither keep nor change v: it is valid only until fn
+	// returns.
+	Peek(kind Kind, scope, id string, fn func(v []byte) error) error
+}
+
 // Store is a transactional record store.
 type Store interface {
 	// View runs fn in a read-only transaction. Writes inside it fail.

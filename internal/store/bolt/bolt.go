@@ -1223,24 +1223,36 @@ func lookup(b *bbolt.Bucket, id []byte) ([]byte, bool) {
 }
 
 func (t *tx) Get(kind store.Kind, scope, id string) (v []byte, err error) {
+	err = t.Peek(kind, scope, id, func(val []byte) error {
+		v = append([]byte{}, val...)
+		return nil
+	})
+	return v, err
+}
+
+// Peek is Get without the copy: fn sees the value where bbolt keeps it (in
+// the mapped file, for a read transaction), its checksum verified.
+func (t *tx) Peek(kind store.Kind, scope, id string, fn func(v []byte) error) (err error) {
 	defer t.s.recoverCorrupt(&err)
 	if err := t.check(false, kind, scope, id); err != nil {
-		return nil, err
+		return err
 	}
 	b, err := t.bucket(kind, scope, false)
 	if err != nil || b == nil {
-		return nil, errOr(err, store.ErrNotFound)
+		return errOr(err, store.ErrNotFound)
 	}
 	stored, ok := lookup(b, []byte(id))
 	if !ok {
-		return nil, store.ErrNotFound
+		return store.ErrNotFound
 	}
 	val, ok := unseal(kind, scope, id, stored)
 	if !ok {
-		return nil, t.s.damaged(kind, scope, id)
+		return t.s.damaged(kind, scope, id)
 	}
-	return append([]byte{}, val...), nil
+	return fn(val)
 }
+
+var _ store.Peeker = (*tx)(nil)
 
 // damaged is the error of a read that met a record whose checksum fails.
 func (s *Store) damaged(kind store.Kind, scope, id string) error {

@@ -531,3 +531,33 @@ func BenchmarkCreateParallel(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestPeek: Peek shows what Get returns, without the copy; a missing
+// record is ErrNotFound and fn's error is Peek's.
+func TestPeek(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	if err := s.Update(t.Context(), func(tx store.Tx) error {
+		return tx.Put(store.KindKey, "111122223333/us-east-1", "k", []byte("value"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		p := tx.(store.Peeker)
+		var seen string
+		if err := p.Peek(store.KindKey, "111122223333/us-east-1", "k", func(v []byte) error { seen = string(v); return nil }); err != nil || seen != "value" {
+			return fmt.Errorf("Peek: %q, %v", seen, err)
+		}
+		if err := p.Peek(store.KindKey, "111122223333/us-east-1", "missing", func([]byte) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("Peek of a missing record: %v", err)
+		}
+		if err := p.Peek(store.KindKey, "111122223333/us-east-1", "k", func([]byte) error { return boom }); !errors.Is(err, boom) {
+			return fmt.Errorf("fn's error: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -83,12 +83,13 @@ func TestDamageFoundAfterCleanStart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Damage every copy of the description in place, under the server.
+	// Damage every copy of the description in place, under the server,
+	// once it has stopped writing: the trail applies the last call's
+	// record within 100 ms, and a commit after the file was read could put
+	// a live record (the trail's head) where a stale copy of the
+	// description was, and the damage would hit it instead.
 	path := filepath.Join(dir, "strongroom.db")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := quietFile(t, path)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -160,4 +161,24 @@ func TestStartVerifiesAfterKill(t *testing.T) {
 	if log := s.stderr.String(); !strings.Contains(log, `checked="full, before serving"`) {
 		t.Errorf("after SIGKILL, the start did not verify before serving:\n%s", log)
 	}
+}
+
+// quietFile returns the content of path once two reads 300 ms apart are
+// the same: the server has stopped writing to it.
+func quietFile(t *testing.T, path string) []byte {
+	t.Helper()
+	var last []byte
+	for range 100 {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && bytes.Equal(data, last) {
+			return data
+		}
+		last = data
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("%s kept changing for 30 s", path)
+	return nil
 }

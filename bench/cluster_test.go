@@ -20,8 +20,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/jackc/pgx/v5"
 
 	"strongroom/internal/app"
 	"strongroom/internal/clock"
@@ -38,6 +35,7 @@ import (
 	"strongroom/internal/store"
 	"strongroom/internal/store/bolt"
 	"strongroom/internal/store/postgres"
+	"strongroom/internal/store/postgres/pgtest"
 )
 
 func BenchmarkClusterEncrypt(b *testing.B) {
@@ -65,34 +63,13 @@ func BenchmarkClusterEncrypt(b *testing.B) {
 	}
 }
 
-// clusterDatabase creates a database for one benchmark and drops it after.
+// clusterDatabase creates a database for one benchmark and drops it after;
+// without PostgreSQL the benchmark is skipped.
 func clusterDatabase(b *testing.B) string {
-	base := os.Getenv("STRONGROOM_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	if err := pgtest.Available(); err != nil {
+		b.Skipf("no PostgreSQL at %s: %v", pgtest.URL(), err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		b.Skipf("no PostgreSQL at %s: %v", base, err)
-	}
-	defer conn.Close(context.Background())
-	name := fmt.Sprintf("strongroom_bench_%d_%d", os.Getpid(), time.Now().UnixNano()%1_000_000_000)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
-	})
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.Database(b)
 }
 
 // benchmarkClusterEncrypt serves one node per store (all with one root of
@@ -104,32 +81,7 @@ func benchmarkClusterEncrypt(b *testing.B, stores []store.Store) {
 	root := app.NewCredentials()
 	var clients []*kms.Client
 	for _, st := range stores {
-		a, err := app.New(ctx, app.Options{
-			Store: st, Sealer: sealer, Clock: clock.System{},
-			Account: "111122223333", Region: "us-east-1", EncryptLimit: 1 << 20, BootstrapKey: root,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := server.New(ln, a.Handler, nil)
-		go srv.Serve()
-		b.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(ctx)
-			st.Close()
-		})
-		clients = append(clients, kms.NewFromConfig(aws.Config{
-			Region:       "us-east-1",
-			Credentials:  credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, ""),
-			BaseEndpoint: aws.String("http://" + ln.Addr().String()),
-			HTTPClient:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-			Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
-		}))
+		clients = append(clients, startNode(b, st, sealer, root))
 	}
 	key, err := clients[0].CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
@@ -156,4 +108,37 @@ func benchmarkClusterEncrypt(b *testing.B, stores []store.Store) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// startNode runs a node (a full app on st, as serve assembles it, with its
+// loopback HTTP listener) until the benchmark ends, and returns a client
+// of it signing as root, without retries.
+func startNode(b *testing.B, st store.Store, sealer rootkey.Sealer, root app.Credentials) *kms.Client {
+	a, err := app.New(context.Background(), app.Options{
+		Store: st, Sealer: sealer, Clock: clock.System{},
+		Account: "111122223333", Region: "us-east-1", EncryptLimit: 1 << 20, BootstrapKey: root,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := server.New(ln, a.Handler, nil)
+	go srv.Serve()
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		a.Close()
+		st.Close()
+	})
+	return kms.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, ""),
+		BaseEndpoint: aws.String("http://" + ln.Addr().String()),
+		HTTPClient:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+	})
 }

@@ -17,22 +17,16 @@ package bench_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"strongroom/internal/app"
-	"strongroom/internal/clock"
 	"strongroom/internal/rootkey"
-	"strongroom/internal/server"
 	"strongroom/internal/store/postgres"
 )
 
@@ -59,33 +53,7 @@ func benchmarkConflicts(b *testing.B, nodes, clients int) {
 			b.Fatal(err)
 		}
 		stores = append(stores, st)
-		a, err := app.New(ctx, app.Options{
-			Store: st, Sealer: sealer, Clock: clock.System{},
-			Account: "111122223333", Region: "us-east-1", EncryptLimit: 1 << 20, BootstrapKey: root,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := server.New(ln, a.Handler, nil)
-		go srv.Serve()
-		b.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(ctx)
-			a.Close()
-			st.Close()
-		})
-		kc = append(kc, kms.NewFromConfig(aws.Config{
-			Region:       "us-east-1",
-			Credentials:  credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, ""),
-			BaseEndpoint: aws.String("http://" + ln.Addr().String()),
-			HTTPClient:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-			Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
-		}))
+		kc = append(kc, startNode(b, st, sealer, root))
 	}
 	// A few shared keys for TagResource: calls on one key also write the
 	// same key record.

@@ -92,11 +92,7 @@ func syncTrail(t *testing.T, env *testenv.Env) {
 // moves it counts it).
 func TestMetricsAuditRecords(t *testing.T) {
 	for _, inStore := range []bool{true, false} {
-		name := "segment files"
-		if inStore {
-			name = "records in the store"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(trailMode(inStore), func(t *testing.T) {
 			env := testenv.Start(t, testenv.Options{Metrics: true, AuditInStore: inStore})
 			c := env.KMS()
 			before := scrape(t, env)
@@ -141,11 +137,7 @@ func TestMetricsAuditRecords(t *testing.T) {
 // the clock until the trail is sealed.
 func TestMetricsAuditLag(t *testing.T) {
 	for _, inStore := range []bool{true, false} {
-		name := "segment files"
-		if inStore {
-			name = "records in the store"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(trailMode(inStore), func(t *testing.T) {
 			env := testenv.Start(t, testenv.Options{Metrics: true, AuditInStore: inStore})
 			c := env.KMS()
 			for range 3 {

@@ -48,16 +48,26 @@ func (m *mrkEnv) wantMaterial(t *testing.T, id, current string, state types.KeyS
 	}
 }
 
+// importedFamily creates a multi-Region key with imported material in
+// us-east-1, replicates it to replicas and imports the same material into
+// each, and returns the key id, the material and its id.
+func (m *mrkEnv) importedFamily(t *testing.T, replicas ...string) (id string, material []byte, materialID string) {
+	t.Helper()
+	id = m.newExternalMRK(t)
+	material = randomMaterial()
+	materialID = aws.ToString(must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[usEast], id, material, "")).KeyMaterialId)
+	for _, r := range replicas {
+		m.replicate(t, id, r)
+	}
+	for _, r := range replicas {
+		must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[r], id, material, ""))
+	}
+	return id, material, materialID
+}
+
 func TestMultiRegionImportedRotateOnDemand(t *testing.T) {
 	m := newMRKEnv(t)
-	id := m.newExternalMRK(t)
-	a := randomMaterial()
-	idA := aws.ToString(must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[usEast], id, a, "")).KeyMaterialId)
-	m.replicate(t, id, euWest)
-	m.replicate(t, id, apSE)
-	for _, r := range []string{euWest, apSE} {
-		must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[r], id, a, ""))
-	}
+	id, a, idA := m.importedFamily(t, euWest, apSE)
 	before := map[string][]byte{}
 	for _, r := range []string{usEast, euWest, apSE} {
 		before[r] = encrypt(t, m.c[r], id, []byte("before the rotation, in "+r), nil)
@@ -155,11 +165,7 @@ func TestMultiRegionImportedRotateOnDemand(t *testing.T) {
 // material pending rotation deletes the replicas' copies too.
 func TestMultiRegionImportedPendingDeletedFromPrimary(t *testing.T) {
 	m := newMRKEnv(t)
-	id := m.newExternalMRK(t)
-	a := randomMaterial()
-	idA := aws.ToString(must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[usEast], id, a, "")).KeyMaterialId)
-	m.replicate(t, id, euWest)
-	must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[euWest], id, a, ""))
+	id, _, idA := m.importedFamily(t, euWest)
 	d := randomMaterial()
 	idD := aws.ToString(must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[usEast], id, d, types.ImportTypeNewKeyMaterial)).KeyMaterialId)
 	must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[euWest], id, d, types.ImportTypeExistingKeyMaterial))
@@ -190,11 +196,7 @@ func TestMultiRegionImportedPendingDeletedFromPrimary(t *testing.T) {
 // former primary, a replica now, cannot rotate.
 func TestMultiRegionImportedRotateAfterPrimaryMoves(t *testing.T) {
 	m := newMRKEnv(t)
-	id := m.newExternalMRK(t)
-	a := randomMaterial()
-	must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[usEast], id, a, ""))
-	m.replicate(t, id, euWest)
-	must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[euWest], id, a, ""))
+	id, _, _ := m.importedFamily(t, euWest)
 	if _, err := m.c[usEast].UpdatePrimaryRegion(ctx, &kms.UpdatePrimaryRegionInput{KeyId: aws.String(id), PrimaryRegion: aws.String(euWest)}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,14 +230,7 @@ func containsAll(s string, subs ...string) bool {
 // primary's: their index entries are gone when the sweep reaches them).
 func TestMultiRegionImportedPendingExpires(t *testing.T) {
 	m := newMRKEnv(t)
-	id := m.newExternalMRK(t)
-	a := randomMaterial()
-	idA := aws.ToString(must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[usEast], id, a, "")).KeyMaterialId)
-	m.replicate(t, id, euWest)
-	m.replicate(t, id, apSE)
-	for _, r := range []string{euWest, apSE} {
-		must[*kms.ImportKeyMaterialOutput](t)(importAs(t, m.c[r], id, a, ""))
-	}
+	id, _, idA := m.importedFamily(t, euWest, apSE)
 	d := randomMaterial()
 	validTo := m.env.Clock.Now().Add(time.Hour)
 	importExpiring := func(region string, it types.ImportType, validTo time.Time) {

@@ -1,59 +1,18 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/jackc/pgx/v5"
 
 	"strongroom/internal/store/postgres"
+	"strongroom/internal/store/postgres/pgtest"
 	"strongroom/internal/testenv"
 )
-
-// postgresDatabase creates an empty database on the PostgreSQL the tests
-// use ($STRONGROOM_TEST_POSTGRES, or the local server at 127.0.0.1:5432, as
-// the cluster tests) and returns its URL; it is dropped when the test ends.
-// Without PostgreSQL the test fails: it never skips.
-func postgresDatabase(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("STRONGROOM_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(cctx, base)
-	if err != nil {
-		t.Fatalf("this test needs PostgreSQL (set STRONGROOM_TEST_POSTGRES): %v", err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("strongroom_e2e_%d_%d", os.Getpid(), time.Now().UnixNano()%1_000_000_000)
-	if _, err := conn.Exec(cctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(cctx, base)
-		if err != nil {
-			t.Logf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(cctx, "DROP DATABASE "+name+" WITH (FORCE)")
-	})
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	return u.String()
-}
 
 // TestPostgresChangingCallsQueue: on PostgreSQL every changing call writes
 // its audit record, and so the trail's head, inside its own transaction;
@@ -63,7 +22,7 @@ func postgresDatabase(t *testing.T) string {
 // (store.WithContention): concurrent CreateKey and TagResource calls on
 // shared keys make no retry, as strongroom_store_retries_total shows.
 func TestPostgresChangingCallsQueue(t *testing.T) {
-	st, err := postgres.Open(ctx, postgresDatabase(t))
+	st, err := postgres.Open(ctx, pgtest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}

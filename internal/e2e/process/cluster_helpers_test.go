@@ -6,10 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
-	"github.com/jackc/pgx/v5"
 
+	"strongroom/internal/store/postgres/pgtest"
 	"strongroom/internal/testenv"
 )
 
@@ -33,50 +31,11 @@ import (
 // local server the CI machine runs. Each test creates a database of its
 // own and drops it at the end. Without PostgreSQL they fail; they never
 // skip.
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-func postgresURL() string {
-	if u := os.Getenv("STRONGROOM_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return defaultPostgresURL
-}
-
-var dbSeq atomic.Int64
+func postgresURL() string { return pgtest.URL() }
 
 // newDatabase creates an empty database and returns its URL; it is dropped
 // when the test ends.
-func newDatabase(t *testing.T) string {
-	t.Helper()
-	base := postgresURL()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("the cluster tests need PostgreSQL at %s (set STRONGROOM_TEST_POSTGRES): %v", base, err)
-	}
-	defer conn.Close(context.Background())
-	name := fmt.Sprintf("strongroom_cluster_%d_%d", os.Getpid(), dbSeq.Add(1))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Logf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("drop database %s: %v", name, err)
-		}
-	})
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	return u.String()
-}
+func newDatabase(t *testing.T) string { return pgtest.Database(t) }
 
 // writeRootKey writes a fresh root key file, as `strongroom serve` would.
 func writeRootKey(t *testing.T, path string) {

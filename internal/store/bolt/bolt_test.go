@@ -379,19 +379,25 @@ func get(t testing.TB, s *Store, id string) string {
 	return string(v)
 }
 
-// When Update returns, the write is in the file itself, not in a buffer of
-// this process: a copy of the file taken right then holds it.
+// When Update returns, the write is on disk, not in a buffer of this
+// process: a copy of the file and its redo logs taken right then (what a
+// crash leaves) holds it.
 func TestWrittenOnReturn(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	defer s.Close()
 	put(t, s, "k", "v1")
-	data, err := os.ReadFile(s.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The file and its redo logs, as a crash would leave them.
 	copyDir := t.TempDir()
-	writeFile(t, copyDir, data)
+	for _, name := range []string{FileName, FileName + ".redo0", FileName + ".redo1"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c := openTest(t, copyDir)
 	defer c.Close()
 	if got := get(t, c, "k"); got != "v1" {

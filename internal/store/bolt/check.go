@@ -116,20 +116,29 @@ func (s *Store) verifyInBackground(onCheck func(error, time.Duration)) {
 // trimInBackground drops the mapped pages every trimEvery while the
 // process holds more than trimAbove bytes of file-backed pages.
 func (s *Store) trimInBackground() {
+	s.every(trimEvery, nil, func() {
+		if fileResident() > trimAbove {
+			s.dropMapped()
+		}
+	})
+}
+
+// every runs fn in a goroutine of its own every interval, and whenever
+// kick (if not nil) receives, until Close.
+func (s *Store) every(interval time.Duration, kick <-chan struct{}, fn func()) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		t := time.NewTicker(trimEvery)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-s.stop.Done():
 				return
 			case <-t.C:
-				if fileResident() > trimAbove {
-					s.dropMapped()
-				}
+			case <-kick:
 			}
+			fn()
 		}
 	}()
 }

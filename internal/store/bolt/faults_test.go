@@ -549,8 +549,8 @@ func TestCreateIsAtomic(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	// The file, and the marker of its clean close.
-	if !slices.Equal(names, []string{FileName, FileName + markerSuffix}) {
-		t.Errorf("data directory holds %v, want only %s and its clean-close marker", names, FileName)
+	// The file, the marker of its clean close and its redo logs.
+	if !slices.Equal(names, []string{FileName, FileName + markerSuffix, FileName + ".redo0", FileName + ".redo1"}) {
+		t.Errorf("data directory holds %v, want only %s, its clean-close marker and its redo logs", names, FileName)
 	}
 }

@@ -291,7 +291,11 @@ func (t *Trail) commitSegment(batch []*waiter) (errs []error, storeErr error) {
 	if seq == st.seq {
 		return errs, nil
 	}
-	if err := st.log.write(frames, g.first, seq, offs); err != nil {
+	// Records durable in the store's outbox (a changing call's, or moved
+	// from the outbox) need no sync now: apply syncs before it deletes
+	// them from the outbox.
+	sync := len(g.outbox) < int(seq-g.first+1)
+	if err := st.log.write(frames, g.first, seq, offs, sync); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -363,54 +367,12 @@ func (t *Trail) apply(ctx context.Context) error {
 	if len(groups) == 0 {
 		return nil
 	}
-	err := t.st.Update(ctx, func(tx store.Tx) error {
-		h, err := readHead(tx)
-		if err != nil {
-			return err
-		}
-		var effects []any
-		var last *segGroup
-		for _, g := range groups {
-			if g.last <= h.Seq {
-				continue // applied already
-			}
-			if g.first != h.Seq+1 && (last == nil || g.first != last.last+1) {
-				return fmt.Errorf("audit: records %d–%d do not follow the applied record %d", g.first, g.last, h.Seq)
-			}
-			effects = append(effects, g.effects...)
-			for _, a := range g.applies {
-				if err := a(tx); err != nil {
-					t.log.Error("audit trail: an entry's store change failed; its record is kept", "err", err)
-				}
-			}
-			for _, id := range g.outbox {
-				if err := tx.Delete(store.KindAuditMeta, "", outboxPrefix+id); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-			}
-			last = g
-			if h.First == 0 {
-				h.First = h.SegFrom
-			}
-			h.Seq, h.Hash, h.SegFile, h.SegOff = g.last, g.hash, g.file, g.off
-			// A digest where one is due, at the end of a group, as if the
-			// groups had been applied one by one.
-			if h.Seq-h.DigestSeq >= uint64(t.opts.DigestEvery) || t.sealDue(h) {
-				if err := t.digestTx(tx, &h, t.clock.Now()); err != nil {
-					return err
-				}
-			}
-		}
-		if last == nil {
-			return nil
-		}
-		if len(effects) > 0 && t.effects != nil {
-			if err := t.effects(tx, effects); err != nil {
-				return err
-			}
-		}
-		return tx.Put(store.KindAuditMeta, "", metaHead, mustJSON(h))
-	})
+	err := st.log.syncWritten()
+	if err == nil {
+		err = t.st.Update(ctx, func(tx store.Tx) error {
+			return t.applyTx(tx, groups)
+		})
+	}
 	st.mu.Lock()
 	if err != nil {
 		st.pending = append(groups, st.pending...)
@@ -426,6 +388,57 @@ func (t *Trail) apply(ctx context.Context) error {
 	}
 	st.mu.Unlock()
 	return err
+}
+
+// applyTx is apply's transaction: the groups' effects, their outbox
+// entries deleted, the head moved past them, digests where due.
+func (t *Trail) applyTx(tx store.Tx, groups []*segGroup) error {
+	h, err := readHead(tx)
+	if err != nil {
+		return err
+	}
+	var effects []any
+	var last *segGroup
+	for _, g := range groups {
+		if g.last <= h.Seq {
+			continue // applied already
+		}
+		if g.first != h.Seq+1 && (last == nil || g.first != last.last+1) {
+			return fmt.Errorf("audit: records %d–%d do not follow the applied record %d", g.first, g.last, h.Seq)
+		}
+		effects = append(effects, g.effects...)
+		for _, a := range g.applies {
+			if err := a(tx); err != nil {
+				t.log.Error("audit trail: an entry's store change failed; its record is kept", "err", err)
+			}
+		}
+		for _, id := range g.outbox {
+			if err := tx.Delete(store.KindAuditMeta, "", outboxPrefix+id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		last = g
+		if h.First == 0 {
+			h.First = h.SegFrom
+		}
+		h.Seq, h.Hash, h.SegFile, h.SegOff = g.last, g.hash, g.file, g.off
+		// A digest where one is due, at the end of a group, as if the
+		// groups had been applied one by one.
+		if h.Seq-h.DigestSeq >= uint64(t.opts.DigestEvery) || t.sealDue(h) {
+			if err := t.digestTx(tx, &h, t.clock.Now()); err != nil {
+				return err
+			}
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	if len(effects) > 0 && t.effects != nil {
+		if err := t.effects(tx, effects); err != nil {
+			return err
+		}
+	}
+	return tx.Put(store.KindAuditMeta, "", metaHead, mustJSON(h))
 }
 
 // Sync applies what is durable but not yet applied: after it, the store

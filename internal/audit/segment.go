@@ -103,6 +103,22 @@ type segLog struct {
 	off    int64 // where the next frame goes in wseg
 	alloc  int64 // the file's size (zero-filled beyond off)
 	broken bool  // the last write failed: the next group starts a new segment
+
+	// unsynced are the groups written to w without fdatasync (their
+	// records are durable elsewhere: see write), not yet visible to
+	// readers; dmu guards it and w's syncing against a concurrent
+	// syncWritten.
+	dmu      sync.Mutex
+	unsynced []unsyncedGroup
+}
+
+// unsyncedGroup is a group written but not synced: what becomes visible
+// of its segment once it is.
+type unsyncedGroup struct {
+	seg   *segment
+	last  uint64
+	end   int64
+	marks []segMark
 }
 
 func segName(first uint64) string { return fmt.Sprintf("%020d.seg", first) }
@@ -390,9 +406,15 @@ func (l *segLog) scan(from, to uint64, fn func(seq uint64, line []byte) error) e
 }
 
 // write appends a group's frames (records first..last) and makes them
-// durable. On failure the segment is left as it is and the next write
-// starts a new one.
-func (l *segLog) write(frames []byte, first, last uint64, offs []int64) error {
+// durable and visible to readers. On failure the segment is left as it is
+// and the next write starts a new one.
+//
+// A group whose records are all durable elsewhere until it is applied (in
+// the store's outbox) may be written without sync: it stays invisible to
+// readers — a crash could lose it, and the records then come back from the
+// outbox under other numbers — until a later write syncs, or syncWritten
+// (which the applier calls before it applies the group).
+func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync bool) error {
 	if l.w == nil || l.broken || l.off+int64(len(frames)) > segMaxSize && l.off > segHeaderSize {
 		if err := l.startSegment(first); err != nil {
 			l.broken = true
@@ -418,20 +440,50 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64) error {
 		l.broken = true
 		return fmt.Errorf("audit: writing %s: %w", l.wseg.path, err)
 	}
-	if err := fdatasync(l.w); err != nil {
-		l.broken = true
-		return fmt.Errorf("audit: syncing %s: %w", l.wseg.path, err)
-	}
 	s := l.wseg
-	s.mu.Lock()
+	g := unsyncedGroup{seg: s, last: last, end: end}
 	for i, seq := 0, first; seq <= last; i, seq = i+1, seq+1 {
 		if (seq-s.first)%markEvery == 0 && (!s.resumed || seq > s.scanTo) {
-			s.marks = append(s.marks, segMark{seq, l.off + offs[i]})
+			g.marks = append(g.marks, segMark{seq, l.off + offs[i]})
 		}
 	}
-	s.last, s.end = last, end
-	s.mu.Unlock()
 	l.off = end
+	l.dmu.Lock()
+	defer l.dmu.Unlock()
+	l.unsynced = append(l.unsynced, g)
+	if !sync {
+		return nil
+	}
+	if err := l.syncLocked(); err != nil {
+		l.broken = true
+		return err
+	}
+	return nil
+}
+
+// syncWritten makes the groups written without sync durable and visible.
+func (l *segLog) syncWritten() error {
+	l.dmu.Lock()
+	defer l.dmu.Unlock()
+	return l.syncLocked()
+}
+
+// syncLocked is syncWritten under dmu.
+func (l *segLog) syncLocked() error {
+	if len(l.unsynced) == 0 {
+		return nil
+	}
+	if err := fdatasync(l.w); err != nil {
+		return fmt.Errorf("audit: syncing %s: %w", l.wseg.path, err)
+	}
+	for _, g := range l.unsynced {
+		s := g.seg
+		s.mu.Lock()
+		s.marks = append(s.marks, g.marks...)
+		s.last, s.end = g.last, g.end
+		s.mu.Unlock()
+	}
+	l.unsynced = l.unsynced[:0]
 	return nil
 }
 
@@ -439,8 +491,15 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64) error {
 // it the one written.
 func (l *segLog) startSegment(first uint64) error {
 	if l.w != nil {
+		l.dmu.Lock()
+		err := l.syncLocked()
+		l.unsynced = nil // a failed sync: those groups fail with this write
 		l.w.Close()
 		l.w = nil
+		l.dmu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	s := &segment{first: first, path: filepath.Join(l.dir, segName(first)), last: first - 1, indexed: true, end: segHeaderSize}
 	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)

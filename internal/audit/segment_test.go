@@ -2,6 +2,7 @@ package audit
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -356,5 +357,69 @@ func noOutboxLeft(t *testing.T, st store.Store) {
 		if strings.HasPrefix(it.ID, outboxPrefix) {
 			t.Fatalf("outbox record %s left", it.ID)
 		}
+	}
+}
+
+// TestSegmentUnsyncedGroupsInvisible: a group written without sync (its
+// records durable elsewhere) is not read until a sync — by a later synced
+// group, or syncWritten — so that no reader sees a record a crash could
+// lose; the sync shows every group written before it.
+func TestSegmentUnsyncedGroupsInvisible(t *testing.T) {
+	old := segMaxSize
+	segMaxSize = 64 << 20 // one segment (a new one syncs the one before)
+	defer func() { segMaxSize = old }()
+	l, err := openSegLog(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	write := func(first, last uint64, sync bool) {
+		t.Helper()
+		var frames []byte
+		var offs []int64
+		for seq := first; seq <= last; seq++ {
+			offs = append(offs, int64(len(frames)))
+			frames = appendFrame(frames, seq, []byte(fmt.Sprintf(`{"n":%d}`, seq)), []byte{effectNone})
+		}
+		if err := l.write(frames, first, last, offs, sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// readable returns the last record a reader can read (each in turn,
+	// checked).
+	readable := func() (n uint64) {
+		t.Helper()
+		for seq := uint64(1); seq < 100; seq++ {
+			err := l.scan(seq, seq, func(got uint64, line []byte) error {
+				if want := fmt.Sprintf(`{"n":%d}`, seq); got != seq || string(line) != want {
+					t.Errorf("record %d reads %d: %q, want %q", seq, got, line, want)
+				}
+				return nil
+			})
+			if err != nil {
+				return seq - 1
+			}
+		}
+		return 99
+	}
+	write(1, 3, true)
+	if n := readable(); n != 3 {
+		t.Fatalf("after a synced group: records up to %d readable, want 3", n)
+	}
+	write(4, 6, false)
+	write(7, 7, false)
+	if n := readable(); n != 3 {
+		t.Errorf("unsynced groups readable: records up to %d, want 3", n)
+	}
+	write(8, 9, true) // syncs what came before too
+	if n := readable(); n != 9 {
+		t.Errorf("after a synced group: records up to %d readable, want 9", n)
+	}
+	write(10, 12, false)
+	if err := l.syncWritten(); err != nil {
+		t.Fatal(err)
+	}
+	if n := readable(); n != 12 {
+		t.Errorf("after syncWritten: records up to %d readable, want 12", n)
 	}
 }

@@ -489,6 +489,10 @@ func (s *Store) init() (version int, err error) {
 			return meta.Put([]byte(formatKey), []byte(strconv.Itoa(FormatVersion)))
 		}
 		v := meta.Get([]byte(formatKey))
+		if len(v) > 8 {
+			// A damaged length: do not read (or quote) what it reaches.
+			return fmt.Errorf("bolt: %s has an unreadable format version (%d bytes long)", s.path, len(v))
+		}
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 1 {
 			return fmt.Errorf("bolt: %s has an unreadable format version %q", s.path, v)

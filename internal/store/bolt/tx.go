@@ -468,6 +468,7 @@ func setApplied(btx *bbolt.Tx, seq uint64) error {
 // starts the log and the applier. It runs in Open, alone.
 func (s *Store) startLog() (err error) {
 	defer s.recoverCorrupt(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var id [16]byte
 	var applied uint64
 	have := false

@@ -66,9 +66,14 @@ func (a *App) registerMetrics(m *metrics.Set) {
 		}
 		return float64(l.Unsigned)
 	})
-	if rs, ok := retryingStore(a.opts.Store); ok {
+	if rs, ok := findStore[interface{ Retries() int64 }](a.opts.Store); ok {
 		r.NewCounterFunc("strongroom_store_retries_total", "Store transactions this node ran again after a serialization failure or a deadlock (PostgreSQL).", func() float64 {
 			return float64(rs.Retries())
+		})
+	}
+	if us, ok := findStore[interface{ Unapplied() uint64 }](a.opts.Store); ok {
+		r.NewGaugeFunc("strongroom_store_unapplied_commits", "Commits durable in the embedded store's redo log, not yet written into strongroom.db (the applier writes them every 250 ms).", func() float64 {
+			return float64(us.Unapplied())
 		})
 	}
 	r.NewCounterFunc("strongroom_audit_commits_total", "Store transactions of this node's audit group commit (strongroom_audit_records_total minus strongroom_audit_records_in_tx_total, per commit, is the batching).", func() float64 {
@@ -98,18 +103,20 @@ func trailLag(t *audit.Trail) (audit.Lag, bool) {
 	return l, err == nil
 }
 
-// retryingStore finds, under any wrapping (metrics.InstrumentStore), a
-// store that counts its retried transactions (the PostgreSQL store).
-func retryingStore(st store.Store) (interface{ Retries() int64 }, bool) {
+// findStore finds, under any wrapping (metrics.InstrumentStore), a store
+// that is a T: one that counts its retried transactions (PostgreSQL), or
+// its commits not yet applied (the embedded store).
+func findStore[T any](st store.Store) (T, bool) {
 	for st != nil {
-		if rs, ok := st.(interface{ Retries() int64 }); ok {
-			return rs, true
+		if x, ok := st.(T); ok {
+			return x, true
 		}
 		u, ok := st.(interface{ Unwrap() store.Store })
 		if !ok {
-			return nil, false
+			break
 		}
 		st = u.Unwrap()
 	}
-	return nil, false
+	var zero T
+	return zero, false
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"strongroom/internal/store/bolt"
 	"strongroom/internal/testenv"
 )
 
@@ -177,5 +178,34 @@ func TestMetricsAuditLag(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMetricsStoreUnapplied: on the embedded store, /metrics shows the
+// commits durable in the redo log that the file does not hold yet — none
+// once the store has written them (Backup writes them first); the memory
+// store has no such series.
+func TestMetricsStoreUnapplied(t *testing.T) {
+	const name = "strongroom_store_unapplied_commits"
+	st, err := bolt.Open(t.TempDir(), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testenv.Start(t, testenv.Options{Store: st, Metrics: true})
+	newKey(t, env.KMS(), "unapplied")
+	if v := series(t, scrape(t, env), name); v < 0 {
+		t.Errorf("%s = %v", name, v)
+	}
+	if _, err := st.Backup(ctx, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// Only the trail's background commits (one every 100 ms at most) can
+	// come between the two.
+	if v := series(t, scrape(t, env), name); v > 2 {
+		t.Errorf("%s = %v right after the store wrote its log into the file", name, v)
+	}
+	mem := testenv.Start(t, testenv.Options{Metrics: true})
+	if _, ok := scrape(t, mem)[name]; ok {
+		t.Errorf("%s on the memory store", name)
 	}
 }

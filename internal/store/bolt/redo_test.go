@@ -400,3 +400,31 @@ func FuzzRedoLog(f *testing.F) {
 		}
 	})
 }
+
+// TestRedoUnapplied: Unapplied counts the commits in the log that the file
+// does not hold yet; an apply writes them, and leaves none.
+func TestRedoUnapplied(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	if err := s.apply(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Unapplied(); n != 0 {
+		t.Fatalf("Unapplied = %d after an apply", n)
+	}
+	s.amu.Lock() // the applier waits
+	for i := range 3 {
+		put(t, s, fmt.Sprint(i), "v")
+	}
+	n := s.Unapplied()
+	s.amu.Unlock()
+	if n != 3 {
+		t.Errorf("Unapplied = %d after three commits", n)
+	}
+	if err := s.apply(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Unapplied(); n != 0 {
+		t.Errorf("Unapplied = %d after an apply", n)
+	}
+}

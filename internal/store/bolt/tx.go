@@ -361,6 +361,12 @@ func (s *Store) fence(err error) error {
 	return fenced
 }
 
+// Unapplied returns the number of commits that are durable in the redo log
+// but not yet written into the file (strongroom_store_unapplied_commits).
+func (s *Store) Unapplied() uint64 {
+	return s.mem.at() - min(s.mem.at(), s.applied.Load())
+}
+
 // applyEvery is how often the applier writes the memtable into the file;
 // applyAbove, how many versions make it run sooner.
 const (

@@ -364,20 +364,35 @@ func bootstrapCredentials(dir, account string) (app.Credentials, error) {
 	}
 	c := app.NewCredentials()
 	content := fmt.Sprintf("# Strongroom bootstrap credentials: root of account %s. Keep this file secret.\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", account, c.AccessKeyID, c.SecretAccessKey)
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Written whole under a name of its own, synced, then linked into
+	// place: a crash never leaves the file empty or half written.
+	stale, _ := filepath.Glob(path + ".new-*")
+	for _, f := range stale {
+		os.Remove(f)
+	}
+	tmp := fmt.Sprintf("%s.new-%d", path, os.Getpid())
+	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return c, fmt.Errorf("writing bootstrap credentials: %w", err)
 	}
+	defer os.Remove(tmp)
 	if _, err := fh.WriteString(content); err != nil {
 		fh.Close()
-		return c, err
+		return c, fmt.Errorf("writing bootstrap credentials: %w", err)
 	}
 	if err := fh.Sync(); err != nil {
 		fh.Close()
-		return c, err
+		return c, fmt.Errorf("writing bootstrap credentials: %w", err)
 	}
 	if err := fh.Close(); err != nil {
-		return c, err
+		return c, fmt.Errorf("writing bootstrap credentials: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return c, fmt.Errorf("writing bootstrap credentials: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	fmt.Fprintf(os.Stderr, "strongroom: bootstrap credentials for the root of account %s written to %s\n", account, path)
 	return c, nil

@@ -880,19 +880,43 @@ func safeValue(v reflect.Value, depth int) (any, bool) {
 			}
 			return t.UTC().Format(audit.TimeFormat), true
 		}
-		out := map[string]any{}
-		for i := range v.NumField() {
-			sf := v.Type().Field(i)
-			if !sf.IsExported() || neverRecorded[sf.Name] {
-				continue
-			}
-			if x, ok := safeValue(v.Field(i), depth+1); ok {
-				out[lowerFirst(memberName(sf))] = x
+		fields := recordedMembers(v.Type())
+		out := make(map[string]any, len(fields))
+		for _, f := range fields {
+			if x, ok := safeValue(v.Field(f.i), depth+1); ok {
+				out[f.name] = x
 			}
 		}
 		return out, len(out) > 0
 	}
 	return nil, false
+}
+
+// recordedMember is a struct member a record may show: its index and the
+// name it is recorded under.
+type recordedMember struct {
+	i    int
+	name string
+}
+
+var membersCache sync.Map // reflect.Type → []recordedMember
+
+// recordedMembers returns t's exported members that are not neverRecorded,
+// with their recorded names, worked out once per type.
+func recordedMembers(t reflect.Type) []recordedMember {
+	if v, ok := membersCache.Load(t); ok {
+		return v.([]recordedMember)
+	}
+	var ms []recordedMember
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() || neverRecorded[sf.Name] {
+			continue
+		}
+		ms = append(ms, recordedMember{i, lowerFirst(memberName(sf))})
+	}
+	membersCache.Store(t, ms)
+	return ms
 }
 
 // memberName is the wire name of a struct member: its XML element name

@@ -165,8 +165,11 @@ func readLog(path string, id [16]byte, applied uint64) (ops [][]byte, last uint6
 	return ops, last, nil
 }
 
-// openLog opens (or makes) the two files and starts both afresh: Open calls
-// it once it has applied what they held.
+// openLog opens the two files where their entries end, so that commits go
+// on after the last one (which Open has replayed into the memtable), and
+// writes nothing to a file that is there and whole: a store whose disk is
+// full still opens. A file that is missing, too short or without a valid
+// header of this store is made afresh.
 func openLog(path string, id [16]byte) (*redoLog, error) {
 	r := &redoLog{id: id}
 	for i := range 2 {
@@ -184,6 +187,12 @@ func openLog(path string, id [16]byte) (*redoLog, error) {
 			return nil, err
 		}
 		lf.size = fi.Size()
+		if lf.size >= logInitialSize && lf.resume(id) {
+			if lf.last >= r.files[r.cur].last {
+				r.cur = i
+			}
+			continue
+		}
 		if lf.size < logInitialSize {
 			if err := zeroFill(f, lf.size, logInitialSize); err != nil {
 				r.close()
@@ -201,6 +210,27 @@ func openLog(path string, id [16]byte) (*redoLog, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// resume reads the file's header and entries and makes it ready to take
+// more after them, in the same cycle; false if it has no valid header of
+// store id.
+func (lf *logFile) resume(id [16]byte) bool {
+	b := make([]byte, lf.size)
+	if _, err := lf.f.ReadAt(b, 0); err != nil {
+		return false
+	}
+	fid, seqs, ops, ok := logEntries(b)
+	if !ok || fid != id {
+		return false
+	}
+	lf.salt = binary.LittleEndian.Uint64(b[8:])
+	lf.off = logHeaderSize
+	for k := range seqs {
+		lf.off += int64(entryHeaderLen + len(ops[k]))
+		lf.last = seqs[k]
+	}
+	return true
 }
 
 // restart begins a new cycle of the file: a new salt in its header, synced,

@@ -257,8 +257,11 @@ func TestRedoCrashKeepsAcknowledged(t *testing.T) {
 			t.Errorf("k%02d after a crash: %q", i, got)
 		}
 	}
+	if err := s.apply(); err != nil {
+		t.Fatal(err)
+	}
 	if s.applied.Load() < 50 {
-		t.Errorf("after replay the file holds commits up to %d, want 50", s.applied.Load())
+		t.Errorf("after replay and an apply the file holds commits up to %d, want 50", s.applied.Load())
 	}
 	put(t, s, "after", "v")
 	if got := get(t, s, "after"); got != "v" {

@@ -514,20 +514,20 @@ func (s *Store) startLog() (err error) {
 		}
 		s.mem.publish(applied+uint64(i)+1, ws)
 	}
-	if last > applied {
-		if err := s.apply(); err != nil {
-			return err
-		}
-		s.rmu.Lock()
-		s.marks = nil
-		s.mem.drop(last)
-		s.rmu.Unlock()
-	}
+	// The replayed commits stay in the memtable until the applier writes
+	// them (at once if it can): a store whose disk is full opens and
+	// serves them.
 	s.log, err = openLog(s.path, id)
 	if err != nil {
 		return fmt.Errorf("bolt: the redo log of %s: %w", s.path, s.describeIOError(err))
 	}
 	s.applyInBackground()
+	if last > applied {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 

@@ -193,9 +193,7 @@ func TestMetricsStoreUnapplied(t *testing.T) {
 	}
 	env := testenv.Start(t, testenv.Options{Store: st, Metrics: true})
 	newKey(t, env.KMS(), "unapplied")
-	if v := series(t, scrape(t, env), name); v < 0 {
-		t.Errorf("%s = %v", name, v)
-	}
+	series(t, scrape(t, env), name) // there, and a number
 	if _, err := st.Backup(ctx, io.Discard); err != nil {
 		t.Fatal(err)
 	}

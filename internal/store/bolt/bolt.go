@@ -860,7 +860,3 @@ func (s *Store) Close() error {
 	s.writeCleanMarker(marker)
 	return nil
 }
-
-func dirOf(path string) string { return filepath.Dir(path) }
-
-func randRead(b []byte) { rand.Read(b) }

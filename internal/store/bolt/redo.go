@@ -39,12 +39,15 @@ package bolt
 // cycle's.
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"strongroom/internal/store"
@@ -90,61 +93,100 @@ func encodeLogHeader(salt uint64, id [16]byte) []byte {
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// logEntries reads a log file: its header's salt and store id, and its
-// cycle's entries in order (seq, operations).
-func logEntries(b []byte) (id [16]byte, seqs []uint64, ops [][]byte, ok bool) {
-	if len(b) < logHeaderSize || string(b[:8]) != logMagic ||
-		crc32.Checksum(b[:logHeaderLen], castagnoli) != binary.LittleEndian.Uint32(b[logHeaderLen:]) {
-		return id, nil, nil, false
-	}
-	salt := binary.LittleEndian.Uint64(b[8:])
-	copy(id[:], b[16:32])
-	for off := logHeaderSize; off+entryHeaderLen <= len(b); {
-		n := int(binary.LittleEndian.Uint32(b[off:]))
-		if n < entryHeaderLen || n > len(b)-off {
-			break
-		}
-		e := b[off : off+n]
-		if crc32.Checksum(e[8:], castagnoli) != binary.LittleEndian.Uint32(e[4:]) || binary.LittleEndian.Uint64(e[8:]) != salt {
-			break
-		}
-		seqs = append(seqs, binary.LittleEndian.Uint64(e[16:]))
-		ops = append(ops, e[entryHeaderLen:])
-		off += n
-	}
-	return id, seqs, ops, true
+// logScan is what a log file holds: its header and its cycle's entries.
+type logScan struct {
+	ok   bool // the file has a valid header
+	id   [16]byte
+	salt uint64
+	end  int64  // where its cycle's entries end
+	last uint64 // the seq of its last entry (0: none)
+	n    int    // its cycle's entries
+	// the entries past `after` (scanLog's), in order
+	seqs []uint64
+	ops  [][]byte
 }
 
-// readLog returns the entries of the store's log past applied, in order,
-// checked to follow on from it without a gap.
-func readLog(path string, id [16]byte, applied uint64) (ops [][]byte, last uint64, err error) {
+// scanLog reads a log file sequentially, entry by entry, up to the first
+// one that is not of its cycle (torn, or an older cycle's), keeping the
+// operations of the entries past after.
+func scanLog(f io.ReaderAt, size int64, after uint64) (s logScan) {
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 64<<10)
+	hd := make([]byte, logHeaderSize)
+	if _, err := io.ReadFull(r, hd); err != nil || string(hd[:8]) != logMagic ||
+		crc32.Checksum(hd[:logHeaderLen], castagnoli) != binary.LittleEndian.Uint32(hd[logHeaderLen:]) {
+		return s
+	}
+	s.ok, s.salt, s.end = true, binary.LittleEndian.Uint64(hd[8:]), logHeaderSize
+	copy(s.id[:], hd[16:32])
+	var head [entryHeaderLen]byte
+	var skip []byte // the bodies of entries not kept
+	for {
+		if _, err := io.ReadFull(r, head[:]); err != nil {
+			return s
+		}
+		n := int64(binary.LittleEndian.Uint32(head[0:]))
+		if n < entryHeaderLen || n > size-s.end || binary.LittleEndian.Uint64(head[8:]) != s.salt {
+			return s
+		}
+		seq := binary.LittleEndian.Uint64(head[16:])
+		var body []byte
+		if seq > after {
+			body = make([]byte, n-entryHeaderLen)
+		} else {
+			skip = slices.Grow(skip[:0], int(n-entryHeaderLen))[:n-entryHeaderLen]
+			body = skip
+		}
+		if _, err := io.ReadFull(r, body); err != nil ||
+			crc32.Update(crc32.Checksum(head[8:], castagnoli), castagnoli, body) != binary.LittleEndian.Uint32(head[4:]) {
+			return s
+		}
+		if seq > after {
+			s.seqs, s.ops = append(s.seqs, seq), append(s.ops, body)
+		}
+		s.end += n
+		s.last = seq
+		s.n++
+	}
+}
+
+// readLog scans the store's two log files and returns the entries past
+// applied, in order, checked to follow on from it without a gap, and the
+// scans (for openLog).
+func readLog(path string, id [16]byte, applied uint64) (ops [][]byte, last uint64, scans [2]logScan, err error) {
 	type ent struct {
 		seq uint64
 		ops []byte
 	}
 	var all []ent
 	for i := range 2 {
-		b, err := os.ReadFile(logPath(path, i))
+		f, err := os.Open(logPath(path, i))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("bolt: %w", err)
+			return nil, 0, scans, fmt.Errorf("bolt: %w", err)
 		}
-		fid, seqs, fops, ok := logEntries(b)
-		if !ok {
+		fi, err := f.Stat()
+		if err == nil {
+			scans[i] = scanLog(f, fi.Size(), applied)
+		}
+		f.Close()
+		if err != nil {
+			return nil, 0, scans, fmt.Errorf("bolt: %w", err)
+		}
+		sc := scans[i]
+		if !sc.ok {
 			continue // never written past its making: a crash while it was made
 		}
-		if fid != id && len(seqs) > 0 {
-			return nil, 0, fmt.Errorf("bolt: the redo log %s belongs to another store than %s: "+
+		if sc.id != id && sc.n > 0 {
+			return nil, 0, scans, fmt.Errorf("bolt: the redo log %s belongs to another store than %s: "+
 				"if %s was replaced (by a backup, say), move its redo logs (%s.redo0 and .redo1) away, which loses what they hold",
 				logPath(path, i), path, FileName, FileName)
 		}
-		for k, seq := range seqs {
-			if seq > applied {
-				all = append(all, ent{seq, fops[k]})
-			}
+		for k, seq := range sc.seqs {
+			all = append(all, ent{seq, sc.ops[k]})
 		}
+		scans[i].seqs, scans[i].ops = nil, nil
 	}
 	slices.SortFunc(all, func(a, b ent) int {
 		if a.seq < b.seq {
@@ -155,22 +197,22 @@ func readLog(path string, id [16]byte, applied uint64) (ops [][]byte, last uint6
 	last = applied
 	for _, e := range all {
 		if e.seq != last+1 {
-			return nil, 0, fmt.Errorf("bolt: the redo log of %s does not follow on from it: the file holds commits up to %d, the log goes on from %d. "+
+			return nil, 0, scans, fmt.Errorf("bolt: the redo log of %s does not follow on from it: the file holds commits up to %d, the log goes on from %d. "+
 				"If %s was restored from a backup, move its redo logs (%s.redo0 and .redo1) away, which loses what they hold",
 				path, applied, e.seq, FileName, FileName)
 		}
 		ops = append(ops, e.ops)
 		last = e.seq
 	}
-	return ops, last, nil
+	return ops, last, scans, nil
 }
 
 // openLog opens the two files where their entries end, so that commits go
 // on after the last one (which Open has replayed into the memtable), and
 // writes nothing to a file that is there and whole: a store whose disk is
 // full still opens. A file that is missing, too short or without a valid
-// header of this store is made afresh.
-func openLog(path string, id [16]byte) (*redoLog, error) {
+// header of this store is made afresh. scans are readLog's.
+func openLog(path string, id [16]byte, scans [2]logScan) (*redoLog, error) {
 	r := &redoLog{id: id}
 	for i := range 2 {
 		p := logPath(path, i)
@@ -187,7 +229,8 @@ func openLog(path string, id [16]byte) (*redoLog, error) {
 			return nil, err
 		}
 		lf.size = fi.Size()
-		if lf.size >= logInitialSize && lf.resume(id) {
+		if sc := scans[i]; lf.size >= logInitialSize && sc.ok && sc.id == id {
+			lf.salt, lf.off, lf.last = sc.salt, sc.end, sc.last
 			if lf.last >= r.files[r.cur].last {
 				r.cur = i
 			}
@@ -205,32 +248,11 @@ func openLog(path string, id [16]byte) (*redoLog, error) {
 			return nil, err
 		}
 	}
-	if err := syncDir(dirOf(path)); err != nil {
+	if err := syncDir(filepath.Dir(path)); err != nil {
 		r.close()
 		return nil, err
 	}
 	return r, nil
-}
-
-// resume reads the file's header and entries and makes it ready to take
-// more after them, in the same cycle; false if it has no valid header of
-// store id.
-func (lf *logFile) resume(id [16]byte) bool {
-	b := make([]byte, lf.size)
-	if _, err := lf.f.ReadAt(b, 0); err != nil {
-		return false
-	}
-	fid, seqs, ops, ok := logEntries(b)
-	if !ok || fid != id {
-		return false
-	}
-	lf.salt = binary.LittleEndian.Uint64(b[8:])
-	lf.off = logHeaderSize
-	for k := range seqs {
-		lf.off += int64(entryHeaderLen + len(ops[k]))
-		lf.last = seqs[k]
-	}
-	return true
 }
 
 // restart begins a new cycle of the file: a new salt in its header, synced,

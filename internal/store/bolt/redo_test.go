@@ -380,8 +380,11 @@ func FuzzRedoLog(f *testing.F) {
 	f.Add(append(slices.Clone(file), binaryEntry...))
 	f.Add(e[entryHeaderLen:])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, _, ops, ok := logEntries(b); ok {
-			for _, o := range ops {
+		if sc := scanLog(bytes.NewReader(b), int64(len(b)), 0); sc.ok {
+			if len(sc.ops) > sc.n || sc.end > int64(len(b)) {
+				t.Fatalf("scan of %d bytes: %d entries, %d kept, end %d", len(b), sc.n, len(sc.ops), sc.end)
+			}
+			for _, o := range sc.ops {
 				decodeEntry(o)
 			}
 		}

@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -124,8 +125,6 @@ type result struct {
 	lead bool // the receiver is now the leader
 	solo bool // the receiver must run its fn alone
 }
-
-// Update runs fn in a read-write transaction and returns once its writes are
 
 // Update runs fn in a read-write transaction and returns once its writes are
 // on stable storage. Concurrent Updates share one commit. ctx is checked
@@ -331,10 +330,7 @@ func (s *Store) commit(ws *writeSet) error {
 	s.mem.publish(seq, ws)
 	s.commits.Add(1)
 	if s.mem.size() > applyAbove {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		s.kickApplier()
 	}
 	return nil
 }
@@ -373,6 +369,14 @@ const (
 	applyEvery = 250 * time.Millisecond
 	applyAbove = 20000
 )
+
+// kickApplier has the applier run now rather than at its next tick.
+func (s *Store) kickApplier() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
 
 // applyInBackground runs the applier until Close.
 func (s *Store) applyInBackground() {
@@ -490,10 +494,10 @@ func (s *Store) startLog() (err error) {
 		return nil
 	})
 	if err != nil {
-		return s.describeIOError(err)
+		return fmt.Errorf("bolt: %s: %w", s.path, s.describeIOError(err))
 	}
 	if !have {
-		randRead(id[:])
+		rand.Read(id[:])
 		err = s.db.Update(func(btx *bbolt.Tx) error {
 			return btx.Bucket([]byte(metaBucket)).Put([]byte(storeIDKey), id[:])
 		})
@@ -501,7 +505,7 @@ func (s *Store) startLog() (err error) {
 			return fmt.Errorf("bolt: %s: %w", s.path, s.describeIOError(err))
 		}
 	}
-	entries, last, err := readLog(s.path, id, applied)
+	entries, last, scans, err := readLog(s.path, id, applied)
 	if err != nil {
 		return err
 	}
@@ -517,16 +521,13 @@ func (s *Store) startLog() (err error) {
 	// The replayed commits stay in the memtable until the applier writes
 	// them (at once if it can): a store whose disk is full opens and
 	// serves them.
-	s.log, err = openLog(s.path, id)
+	s.log, err = openLog(s.path, id, scans)
 	if err != nil {
 		return fmt.Errorf("bolt: the redo log of %s: %w", s.path, s.describeIOError(err))
 	}
 	s.applyInBackground()
 	if last > applied {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		s.kickApplier()
 	}
 	return nil
 }

@@ -64,8 +64,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // variable for tests).
 var segMaxSize int64 = 64 << 20
 
-// segWriteFault, if set, fails segment writes (tests).
-var segWriteFault atomic.Pointer[error]
+// segWriteFault, if set, fails segment writes (tests); segSyncFault, their
+// fdatasyncs.
+var segWriteFault, segSyncFault atomic.Pointer[error]
 
 // segment is one segment file.
 type segment struct {
@@ -110,6 +111,11 @@ type segLog struct {
 	// syncWritten.
 	dmu      sync.Mutex
 	unsynced []unsyncedGroup
+	// syncErr is a failed sync of groups written before: whether they are
+	// on disk is unknown, and the groups after them chain on them, so
+	// nothing more is written or applied until a restart (which finds
+	// their records in the outbox).
+	syncErr error
 }
 
 // unsyncedGroup is a group written but not synced: what becomes visible
@@ -454,7 +460,11 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync boo
 	if !sync {
 		return nil
 	}
-	if err := l.syncLocked(); err != nil {
+	if err := l.syncLocked(1); err != nil {
+		// This group failed: it never becomes visible.
+		if l.syncErr == nil {
+			l.unsynced = l.unsynced[:len(l.unsynced)-1]
+		}
 		l.broken = true
 		return err
 	}
@@ -465,16 +475,30 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync boo
 func (l *segLog) syncWritten() error {
 	l.dmu.Lock()
 	defer l.dmu.Unlock()
-	return l.syncLocked()
+	return l.syncLocked(0)
 }
 
-// syncLocked is syncWritten under dmu.
-func (l *segLog) syncLocked() error {
+// syncLocked is syncWritten under dmu. The last own groups of unsynced are
+// the caller's: a failure that covers only them is theirs alone; one that
+// covers groups written before sets syncErr.
+func (l *segLog) syncLocked(own int) error {
+	if l.syncErr != nil {
+		return l.syncErr
+	}
 	if len(l.unsynced) == 0 {
 		return nil
 	}
-	if err := fdatasync(l.w); err != nil {
-		return fmt.Errorf("audit: syncing %s: %w", l.wseg.path, err)
+	err := fdatasync(l.w)
+	if f := segSyncFault.Load(); f != nil {
+		err = *f
+	}
+	if err != nil {
+		err = fmt.Errorf("audit: syncing %s: %w", l.wseg.path, err)
+		if len(l.unsynced) > own {
+			l.syncErr = fmt.Errorf("%w; the trail takes no more records until strongroom restarts", err)
+			return l.syncErr
+		}
+		return err
 	}
 	for _, g := range l.unsynced {
 		s := g.seg
@@ -492,8 +516,8 @@ func (l *segLog) syncLocked() error {
 func (l *segLog) startSegment(first uint64) error {
 	if l.w != nil {
 		l.dmu.Lock()
-		err := l.syncLocked()
-		l.unsynced = nil // a failed sync: those groups fail with this write
+		err := l.syncLocked(0)
+		l.unsynced = nil // a failed sync: syncErr holds the trail
 		l.w.Close()
 		l.w = nil
 		l.dmu.Unlock()

@@ -423,3 +423,75 @@ func TestSegmentUnsyncedGroupsInvisible(t *testing.T) {
 		t.Errorf("after syncWritten: records up to %d readable, want 12", n)
 	}
 }
+
+// TestSegmentFailedSyncOfUnsyncedGroups: a group whose own sync fails never
+// becomes visible, and the trail goes on; a failed sync that covered groups
+// written before without sync (whose records only the outbox now holds for
+// sure) stops the segment log — no later write or apply — until a restart.
+func TestSegmentFailedSyncOfUnsyncedGroups(t *testing.T) {
+	old := segMaxSize
+	segMaxSize = 64 << 20
+	defer func() { segMaxSize = old }()
+	l, err := openSegLog(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	write := func(first, last uint64, sync bool) error {
+		var frames []byte
+		var offs []int64
+		for seq := first; seq <= last; seq++ {
+			offs = append(offs, int64(len(frames)))
+			frames = appendFrame(frames, seq, []byte(fmt.Sprintf(`{"n":%d}`, seq)), []byte{effectNone})
+		}
+		return l.write(frames, first, last, offs, sync)
+	}
+	last := func() uint64 {
+		for seq := uint64(1); ; seq++ {
+			if l.scan(seq, seq, func(uint64, []byte) error { return nil }) != nil {
+				return seq - 1
+			}
+		}
+	}
+	eio := errors.New("EIO")
+	if err := write(1, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	segSyncFault.Store(&eio)
+	if err := write(3, 4, true); err == nil {
+		t.Fatal("a write whose sync failed succeeded")
+	}
+	segSyncFault.Store(nil)
+	if err := write(3, 5, true); err != nil { // its seqs again, in a new segment
+		t.Fatalf("the trail stopped after its own group's failed sync: %v", err)
+	}
+	if n := last(); n != 5 {
+		t.Errorf("records up to %d readable, want 5 (the failed group never shown)", n)
+	}
+	l.mu.RLock()
+	first := l.segs[0]
+	l.mu.RUnlock()
+	first.mu.Lock()
+	if first.last != 2 {
+		t.Errorf("the first segment shows records up to %d, want 2: the failed group was published", first.last)
+	}
+	first.mu.Unlock()
+	if err := write(6, 7, false); err != nil {
+		t.Fatal(err)
+	}
+	segSyncFault.Store(&eio)
+	err = l.syncWritten()
+	segSyncFault.Store(nil)
+	if err == nil {
+		t.Fatal("syncWritten succeeded through a failing sync")
+	}
+	if err := l.syncWritten(); err == nil {
+		t.Error("a second syncWritten succeeded after a failed one: the groups before may be lost")
+	}
+	if err := write(8, 8, true); err == nil {
+		t.Error("a write succeeded after a failed sync of groups before it")
+	}
+	if n := last(); n != 5 {
+		t.Errorf("records up to %d readable after the failed sync, want 5", n)
+	}
+}

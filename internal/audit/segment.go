@@ -13,8 +13,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
+	"strongroom/internal/durable"
 	"strongroom/internal/store"
 )
 
@@ -488,7 +488,7 @@ func (l *segLog) syncLocked(own int) error {
 	if len(l.unsynced) == 0 {
 		return nil
 	}
-	err := fdatasync(l.w)
+	err := durable.Fdatasync(l.w)
 	if f := segSyncFault.Load(); f != nil {
 		err = *f
 	}
@@ -630,22 +630,8 @@ func truncateSync(path string, size int64) error {
 	return f.Sync()
 }
 
-func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
-			return err
-		}
-	}
-}
-
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("audit: syncing %s: %w", dir, err)
 	}
 	return nil

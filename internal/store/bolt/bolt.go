@@ -85,6 +85,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"strongroom/internal/durable"
 	"strongroom/internal/store"
 )
 
@@ -355,12 +356,7 @@ func create(path string, timeout time.Duration) error {
 
 // syncDir makes a directory's entries durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("bolt: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("bolt: sync %s: %w", dir, err)
 	}
 	return nil

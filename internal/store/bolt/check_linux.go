@@ -61,16 +61,3 @@ func fileResident() int64 {
 	n, _ := strconv.ParseInt(string(f[2]), 10, 64)
 	return n * osPageSize
 }
-
-// fdatasync flushes f's data (and the metadata needed to read it back).
-func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
-			if err != nil {
-				return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-			}
-			return nil
-		}
-	}
-}

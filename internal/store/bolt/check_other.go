@@ -2,10 +2,7 @@
 
 package bolt
 
-import (
-	"errors"
-	"os"
-)
+import "errors"
 
 // fingerprint is not implemented here: without it Close leaves no marker,
 // and CheckAuto always verifies in full at Open.
@@ -16,5 +13,3 @@ func fingerprint(path string, pageSize int) (string, error) {
 func dropPages(addr uintptr, n int64) {}
 
 func fileResident() int64 { return 0 }
-
-func fdatasync(f *os.File) error { return f.Sync() }

@@ -50,6 +50,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"strongroom/internal/durable"
 	"strongroom/internal/store"
 )
 
@@ -264,7 +265,7 @@ func (lf *logFile) restart(id [16]byte) error {
 	if _, err := lf.f.WriteAt(encodeLogHeader(lf.salt, id), 0); err != nil {
 		return err
 	}
-	if err := fdatasync(lf.f); err != nil {
+	if err := durable.Fdatasync(lf.f); err != nil {
 		return err
 	}
 	lf.off, lf.last = logHeaderSize, 0
@@ -301,7 +302,7 @@ func (r *redoLog) append(seq uint64, e []byte, applied uint64) (written bool, er
 			lf.f.Truncate(lf.size)
 			return false, err
 		}
-		if err := fdatasync(lf.f); err != nil {
+		if err := durable.Fdatasync(lf.f); err != nil {
 			lf.f.Truncate(lf.size)
 			return false, err
 		}
@@ -326,7 +327,7 @@ func putEntryHeader(e []byte, salt, seq uint64) {
 }
 
 // sync makes the entries appended so far durable.
-func (r *redoLog) sync() error { return fdatasync(r.files[r.cur].f) }
+func (r *redoLog) sync() error { return durable.Fdatasync(r.files[r.cur].f) }
 
 // zeroFill writes zeros to f from off to end.
 func zeroFill(f *os.File, off, end int64) error {

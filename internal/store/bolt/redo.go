@@ -16,8 +16,9 @@ package bolt
 // The log is two files, strongroom.db.redo0 and .redo1, written one at a
 // time: when the one written passes logSwitchAt and everything in the
 // other is applied, writing moves to the other, which starts afresh with
-// a new salt. Open replays the entries past "applied", in order, and
-// applies them before it serves.
+// a new salt. Open reads the entries past "applied" back into the
+// memtable, in order, and goes on writing after them; the applier writes
+// them into the file as soon as it can.
 //
 // Layout (little-endian). Header, at offset 0:
 //

@@ -87,8 +87,9 @@ func TestProfile(t *testing.T) {
 	a, err := app.New(context.Background(), app.Options{
 		Store: st, Sealer: sealer, Clock: clock.System{},
 		Account: "111122223333", Region: "us-east-1", EncryptLimit: 1 << 20,
-		BootstrapKey: creds,
-		AuditDir:     filepath.Join(dir, "audit"), // as serve has it
+		BootstrapKey:   creds,
+		AuditDir:       filepath.Join(dir, "audit"), // as serve has it
+		AuditSyncDelay: app.DefaultAuditSyncDelay,
 	})
 	if err != nil {
 		t.Fatal(err)

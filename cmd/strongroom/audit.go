@@ -38,11 +38,13 @@ const auditUsage = `Usage:
 // auditServeFlags are serve's settings of the audit trail and the bill.
 type auditServeFlags struct {
 	retention  string
+	sync       string
 	priceTable string
 }
 
 func (f *auditServeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.retention, "audit-retention", envOr("STRONGROOM_AUDIT_RETENTION", "365d"), "how long audit records are kept: days (365d) or a Go duration (8760h); 0 keeps them forever")
+	fs.StringVar(&f.sync, "audit-sync", envOr("STRONGROOM_AUDIT_SYNC", app.DefaultAuditSyncDelay.String()), "when the audit record of a call that changes nothing (Encrypt, Decrypt, a denied call…) is on disk, with the embedded store: a duration D: written to the operating system before the response (a crash or kill of strongroom loses none) and synced within D (a power cut can lose the last D); always: synced before the response")
 	fs.StringVar(&f.priceTable, "price-table", envOr("STRONGROOM_PRICE_TABLE", ""), "JSON file of the bill's price table (default: the chapter's prices; see docs/billing.md)")
 }
 
@@ -53,6 +55,9 @@ func (f *auditServeFlags) apply(o *app.Options) error {
 		return fmt.Errorf("--audit-retention: %w", err)
 	}
 	o.AuditRetention = d
+	if o.AuditSyncDelay, err = parseAuditSync(f.sync); err != nil {
+		return fmt.Errorf("--audit-sync: %w", err)
+	}
 	if f.priceTable != "" {
 		b, err := os.ReadFile(f.priceTable)
 		if err != nil {
@@ -63,6 +68,19 @@ func (f *auditServeFlags) apply(o *app.Options) error {
 		}
 	}
 	return nil
+}
+
+// parseAuditSync reads --audit-sync: "always" (0), or a duration from 1 µs
+// to 1 s.
+func parseAuditSync(s string) (time.Duration, error) {
+	if s == "always" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Microsecond || d > time.Second {
+		return 0, fmt.Errorf("%q is neither always nor a duration from 1µs to 1s", s)
+	}
+	return d, nil
 }
 
 func parseRetention(s string) (time.Duration, error) {

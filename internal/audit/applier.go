@@ -53,6 +53,11 @@ type segTrail struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// With Options.SyncDelay: the leader kicks the syncer after writing a
+	// group without sync; syncDone closes when the syncer stops.
+	syncKick chan struct{}
+	syncDone chan struct{}
 }
 
 // segGroup is one group's records, durable in a segment.
@@ -129,7 +134,39 @@ func (t *Trail) openSegments(ctx context.Context) error {
 		t.log.Info("audit trail: applied records written before the last stop", "records", g.last-g.first+1)
 	}
 	go t.applier()
+	if t.opts.SyncDelay > 0 {
+		st.syncKick, st.syncDone = make(chan struct{}, 1), make(chan struct{})
+		go t.syncer()
+	}
 	return nil
+}
+
+// syncer makes the groups written without sync durable, SyncDelay after
+// the first of them, until Close. A failed sync stops the trail (segLog.
+// syncErr): records already acknowledged may be lost with a power cut
+// (not with a crash of the process), so it is logged as such.
+func (t *Trail) syncer() {
+	st := t.seg
+	defer close(st.syncDone)
+	delay := time.NewTimer(0)
+	<-delay.C
+	for {
+		select {
+		case <-st.stop:
+			return
+		case <-st.syncKick:
+		}
+		delay.Reset(t.opts.SyncDelay) // let the groups of that time gather: one sync for them all
+		select {
+		case <-st.stop:
+			return // Close syncs
+		case <-delay.C:
+		}
+		if err := st.log.syncWritten(); err != nil {
+			t.log.Error("audit trail: syncing the segment failed; records acknowledged in the last moments may be lost if the machine loses power, and the trail takes no more records until strongroom restarts", "err", err)
+			return
+		}
+	}
 }
 
 // recoverTail reads the segments from the head's position to the end of
@@ -293,8 +330,10 @@ func (t *Trail) commitSegment(batch []*waiter) (errs []error, storeErr error) {
 	}
 	// Records durable in the store's outbox (a changing call's, or moved
 	// from the outbox) need no sync now: apply syncs before it deletes
-	// them from the outbox.
-	sync := len(g.outbox) < int(seq-g.first+1)
+	// them from the outbox. Others are synced now, or with SyncDelay
+	// within that time by the syncer.
+	others := len(g.outbox) < int(seq-g.first+1)
+	sync := others && t.opts.SyncDelay <= 0
 	if err := st.log.write(frames, g.first, seq, offs, sync); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
@@ -302,6 +341,12 @@ func (t *Trail) commitSegment(batch []*waiter) (errs []error, storeErr error) {
 			}
 		}
 		return errs, err
+	}
+	if others && !sync {
+		select {
+		case st.syncKick <- struct{}{}:
+		default: // a sync is due already
+		}
 	}
 	st.seq, st.hash = seq, prev
 	g.last, g.hash, g.file, g.off = seq, prev, st.log.wseg.first, st.log.off
@@ -470,6 +515,9 @@ func (t *Trail) Close() error {
 	st := t.seg
 	st.closeOnce.Do(func() { close(st.stop) })
 	<-st.done
+	if st.syncDone != nil {
+		<-st.syncDone
+	}
 	return errors.Join(t.Sync(context.Background()), st.log.close())
 }
 

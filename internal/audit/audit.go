@@ -197,6 +197,15 @@ type Options struct {
 	// costs far less than a store commit. The store keeps the head, the
 	// digests and what records change, applied behind the records.
 	SegmentDir string
+	// SyncDelay, with SegmentDir: how a record that is not durable
+	// elsewhere (a read-only call's, a failed call's) is made durable.
+	// Zero: its group is synced (fdatasync) before Append returns, so it
+	// survives a power cut once acknowledged. Above zero: its group is
+	// written to the operating system before Append returns, which a
+	// crash or kill of the process cannot undo, and synced within
+	// SyncDelay; a power cut can lose the records of that last moment.
+	// A changing call's record commits with its change either way.
+	SyncDelay time.Duration
 	// Codec encodes Entry.Effect for the segment files (required with
 	// SegmentDir), and Effects applies them (SetEffects): both must be
 	// set before Open when SegmentDir is, because Open applies the

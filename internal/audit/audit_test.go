@@ -41,8 +41,11 @@ func newTrail(t testing.TB, st store.Store, o Options) (*Trail, *clock.Fake) {
 	return tr, clk
 }
 
-// The package's tests run twice (TestMain): with the records in the store,
-// as on PostgreSQL, and in segment files, as on the embedded store.
+// The package's tests run three times (TestMain): with the records in the
+// store, as on PostgreSQL; in segment files, as on the embedded store, each
+// group synced before Append returns (modeEnv=1); and in segment files
+// synced behind the writes (modeEnv=delay: Options.SyncDelay, serve's
+// default).
 const modeEnv = "STRONGROOM_AUDIT_TEST_SEGMENTS"
 
 func segmentMode() bool { return os.Getenv(modeEnv) != "" }
@@ -52,6 +55,9 @@ func segmentMode() bool { return os.Getenv(modeEnv) != "" }
 func segmentOptions(t testing.TB, o *Options, dir string) {
 	if segmentMode() && o.SegmentDir == "" {
 		o.SegmentDir, o.Codec = filepath.Join(dir, "audit"), intCodec{}
+		if os.Getenv(modeEnv) == "delay" {
+			o.SyncDelay = time.Millisecond
+		}
 	}
 }
 
@@ -72,12 +78,14 @@ func TestMain(m *testing.M) {
 	if code != 0 || segmentMode() || flag.Lookup("test.fuzz").Value.String() != "" || flag.Lookup("test.bench").Value.String() != "" {
 		os.Exit(code)
 	}
-	cmd := exec.Command(os.Args[0], os.Args[1:]...)
-	cmd.Env = append(os.Environ(), modeEnv+"=1")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "audit tests with segment files:", err)
-		os.Exit(1)
+	for _, mode := range []string{"1", "delay"} {
+		cmd := exec.Command(os.Args[0], os.Args[1:]...)
+		cmd.Env = append(os.Environ(), modeEnv+"="+mode)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "audit tests with segment files (%s=%s): %v\n", modeEnv, mode, err)
+			os.Exit(1)
+		}
 	}
 	os.Exit(0)
 }

@@ -105,16 +105,18 @@ type segLog struct {
 	alloc  int64 // the file's size (zero-filled beyond off)
 	broken bool  // the last write failed: the next group starts a new segment
 
-	// unsynced are the groups written to w without fdatasync (their
-	// records are durable elsewhere: see write), not yet visible to
-	// readers; dmu guards it and w's syncing against a concurrent
-	// syncWritten.
+	// unsynced are the groups written to w without fdatasync (see
+	// write), not yet visible to readers. dmu guards it, syncErr and
+	// which file w is, for a moment at a time; smu serializes the syncs
+	// and is held across an fdatasync, so that the writer goes on writing
+	// while one runs (a writer that syncs takes smu, then dmu).
+	smu      sync.Mutex
 	dmu      sync.Mutex
 	unsynced []unsyncedGroup
 	// syncErr is a failed sync of groups written before: whether they are
 	// on disk is unknown, and the groups after them chain on them, so
 	// nothing more is written or applied until a restart (which finds
-	// their records in the outbox).
+	// the records of changing calls in the outbox).
 	syncErr error
 }
 
@@ -415,12 +417,19 @@ func (l *segLog) scan(from, to uint64, fn func(seq uint64, line []byte) error) e
 // durable and visible to readers. On failure the segment is left as it is
 // and the next write starts a new one.
 //
-// A group whose records are all durable elsewhere until it is applied (in
-// the store's outbox) may be written without sync: it stays invisible to
-// readers — a crash could lose it, and the records then come back from the
-// outbox under other numbers — until a later write syncs, or syncWritten
-// (which the applier calls before it applies the group).
+// A group written without sync — its records are all durable elsewhere
+// until it is applied (in the store's outbox), or the trail syncs behind
+// the writes (Options.SyncDelay) — stays invisible to readers, since a
+// power loss could lose it, until a later write syncs, or syncWritten
+// (which the applier calls before it applies the group, and the trail's
+// syncer within SyncDelay).
 func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync bool) error {
+	l.dmu.Lock()
+	err := l.syncErr
+	l.dmu.Unlock()
+	if err != nil {
+		return err
+	}
 	if l.w == nil || l.broken || l.off+int64(len(frames)) > segMaxSize && l.off > segHeaderSize {
 		if err := l.startSegment(first); err != nil {
 			l.broken = true
@@ -455,17 +464,13 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync boo
 	}
 	l.off = end
 	l.dmu.Lock()
-	defer l.dmu.Unlock()
 	l.unsynced = append(l.unsynced, g)
+	l.dmu.Unlock()
 	if !sync {
 		return nil
 	}
-	if err := l.syncLocked(1); err != nil {
-		// This group failed: it never becomes visible.
-		if l.syncErr == nil {
-			l.unsynced = l.unsynced[:len(l.unsynced)-1]
-		}
-		l.broken = true
+	if err := l.syncGroups(1); err != nil {
+		l.broken = true // this group failed: it never becomes visible
 		return err
 	}
 	return nil
@@ -473,41 +478,54 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync boo
 
 // syncWritten makes the groups written without sync durable and visible.
 func (l *segLog) syncWritten() error {
-	l.dmu.Lock()
-	defer l.dmu.Unlock()
-	return l.syncLocked(0)
+	return l.syncGroups(0)
 }
 
-// syncLocked is syncWritten under dmu. The last own groups of unsynced are
-// the caller's: a failure that covers only them is theirs alone; one that
-// covers groups written before sets syncErr.
-func (l *segLog) syncLocked(own int) error {
-	if l.syncErr != nil {
-		return l.syncErr
+// syncGroups syncs w and makes the groups written before it began durable
+// and visible. The last own groups of unsynced are the caller's, the
+// writer's (who writes nothing while it waits): a failure that covers only
+// them is theirs alone, and drops them; one that covers groups written
+// before sets syncErr.
+func (l *segLog) syncGroups(own int) error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	l.dmu.Lock()
+	n, w, path, err := len(l.unsynced), l.w, "", l.syncErr
+	if l.wseg != nil {
+		path = l.wseg.path
 	}
-	if len(l.unsynced) == 0 {
+	l.dmu.Unlock()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
 		return nil
 	}
-	err := durable.Fdatasync(l.w)
+	// Every group of unsynced[:n] was written to w before it was listed:
+	// this fdatasync covers them.
+	err = durable.Fdatasync(w)
 	if f := segSyncFault.Load(); f != nil {
 		err = *f
 	}
+	l.dmu.Lock()
+	defer l.dmu.Unlock()
 	if err != nil {
-		err = fmt.Errorf("audit: syncing %s: %w", l.wseg.path, err)
-		if len(l.unsynced) > own {
+		err = fmt.Errorf("audit: syncing %s: %w", path, err)
+		if n > own {
 			l.syncErr = fmt.Errorf("%w; the trail takes no more records until strongroom restarts", err)
 			return l.syncErr
 		}
+		l.unsynced = slices.Delete(l.unsynced, n-own, n)
 		return err
 	}
-	for _, g := range l.unsynced {
+	for _, g := range l.unsynced[:n] {
 		s := g.seg
 		s.mu.Lock()
 		s.marks = append(s.marks, g.marks...)
 		s.last, s.end = g.last, g.end
 		s.mu.Unlock()
 	}
-	l.unsynced = l.unsynced[:0]
+	l.unsynced = slices.Delete(l.unsynced, 0, n)
 	return nil
 }
 
@@ -515,12 +533,15 @@ func (l *segLog) syncLocked(own int) error {
 // it the one written.
 func (l *segLog) startSegment(first uint64) error {
 	if l.w != nil {
+		err := l.syncGroups(0)
+		l.smu.Lock() // no sync of the old file under way
 		l.dmu.Lock()
-		err := l.syncLocked(0)
 		l.unsynced = nil // a failed sync: syncErr holds the trail
-		l.w.Close()
+		old := l.w
 		l.w = nil
 		l.dmu.Unlock()
+		old.Close()
+		l.smu.Unlock()
 		if err != nil {
 			return err
 		}
@@ -551,7 +572,10 @@ func (l *segLog) startSegment(first uint64) error {
 	l.segs = slices.DeleteFunc(l.segs, func(o *segment) bool { return o.first >= first })
 	l.segs = append(l.segs, s)
 	l.mu.Unlock()
-	l.w, l.wseg, l.off, l.alloc, l.broken = f, s, segHeaderSize, segChunk, false
+	l.dmu.Lock()
+	l.w, l.wseg = f, s
+	l.dmu.Unlock()
+	l.off, l.alloc, l.broken = segHeaderSize, segChunk, false
 	return nil
 }
 
@@ -573,10 +597,14 @@ func (l *segLog) resume(s *segment, off int64) error {
 // close closes the files.
 func (l *segLog) close() error {
 	var err error
+	l.smu.Lock()
+	l.dmu.Lock()
 	if l.w != nil {
 		err = l.w.Close()
 		l.w = nil
 	}
+	l.dmu.Unlock()
+	l.smu.Unlock()
 	l.mu.Lock()
 	for _, s := range l.segs {
 		s.mu.Lock()

@@ -115,6 +115,10 @@ func BenchmarkEncryptAudit(b *testing.B) {
 // (from /proc/PID/stat), which other processes' load barely changes:
 //
 //	STRONGROOM_AUDIT_BENCH=1 go test ./internal/e2e -run AuditOverheadPaired -v
+//
+// The trail runs as serve's does by default (--audit-sync 5ms);
+// STRONGROOM_AUDIT_BENCH_SYNC=always syncs every group before its calls
+// are answered (--audit-sync always).
 func TestAuditOverheadPaired(t *testing.T) {
 	if os.Getenv("STRONGROOM_AUDIT_BENCH") == "" {
 		t.Skip("set STRONGROOM_AUDIT_BENCH=1 to measure")
@@ -247,7 +251,11 @@ func TestAuditBenchServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := testenv.Start(t, testenv.Options{Store: st})
+	var sync time.Duration // serve's default
+	if os.Getenv("STRONGROOM_AUDIT_BENCH_SYNC") == "always" {
+		sync = -1 // each group synced before its calls are answered
+	}
+	env := testenv.Start(t, testenv.Options{Store: st, AuditSync: sync})
 	if mode == "off" {
 		env.App.Service.SetRecorder(nil)
 	}

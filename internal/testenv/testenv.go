@@ -56,6 +56,10 @@ type Options struct {
 	AuditInStore bool
 	// AuditDir, if set, is where the segment files go.
 	AuditDir string
+	// AuditSync is how soon a read-only call's record is synced
+	// (app.Options.AuditSyncDelay): 0 as serve does by default
+	// (app.DefaultAuditSyncDelay), below 0 before the response.
+	AuditSync time.Duration
 	// Setup, if set, is called with the assembled app before the server
 	// serves its first request: to replace a part of it (the recorder).
 	Setup func(a *app.App)
@@ -81,6 +85,12 @@ func Start(t testing.TB, o Options) *Env {
 	if o.AuditDir == "" && !o.AuditInStore {
 		o.AuditDir = filepath.Join(t.TempDir(), "audit")
 	}
+	switch {
+	case o.AuditSync == 0:
+		o.AuditSync = app.DefaultAuditSyncDelay
+	case o.AuditSync < 0:
+		o.AuditSync = 0
+	}
 	st := o.Store
 	var m *metrics.Set
 	var srvOpts []server.Option
@@ -90,16 +100,17 @@ func Start(t testing.TB, o Options) *Env {
 		srvOpts = append(srvOpts, server.WithMetrics(m))
 	}
 	a, err := app.New(context.Background(), app.Options{
-		Metrics:      m,
-		Store:        st,
-		Sealer:       o.Sealer,
-		Clock:        clk,
-		Account:      Account,
-		Region:       Region,
-		Dev:          o.Dev,
-		EncryptLimit: o.EncryptLimit,
-		BootstrapKey: root,
-		AuditDir:     o.AuditDir,
+		Metrics:        m,
+		Store:          st,
+		Sealer:         o.Sealer,
+		Clock:          clk,
+		Account:        Account,
+		Region:         Region,
+		Dev:            o.Dev,
+		EncryptLimit:   o.EncryptLimit,
+		BootstrapKey:   root,
+		AuditDir:       o.AuditDir,
+		AuditSyncDelay: o.AuditSync,
 	})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)

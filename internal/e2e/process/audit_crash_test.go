@@ -63,10 +63,32 @@ type answered struct {
 // TestAuditSurvivesSIGKILLUnderLoad kills the server with SIGKILL while
 // clients hammer it, restarts it, and checks that every request the clients
 // saw answered — success or error — has its record, that the exported trail
-// verifies, and that the meter counted every acknowledged request.
+// verifies, and that the meter counted every acknowledged request: with
+// serve's default --audit-sync (records of read-only calls written to the
+// operating system before the answer, synced behind it), and with
+// --audit-sync always (synced before the answer).
 func TestAuditSurvivesSIGKILLUnderLoad(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{{"default", nil}, {"always", []string{"--audit-sync", "always"}}} {
+		t.Run(mode.name, func(t *testing.T) { auditSurvivesSIGKILL(t, mode.args) })
+	}
+	for _, bad := range []string{"sometimes", "0", "2s"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, binary, "serve", "--listen", freePort(t), "--data-dir", t.TempDir(), "--audit-sync", bad)
+		cmd.Env = append(os.Environ(), envCreds...)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err == nil || !strings.Contains(string(out), "--audit-sync") {
+			t.Errorf("serve --audit-sync %s: err %v\n%s", bad, err, out)
+		}
+	}
+}
+
+func auditSurvivesSIGKILL(t *testing.T, args []string) {
 	dir := t.TempDir()
-	s := start(t, dir, envCreds)
+	s := start(t, dir, envCreds, args...)
 	c := s.client(testAKID, testSecret)
 	ctx := context.Background()
 	ck, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
@@ -126,7 +148,7 @@ func TestAuditSurvivesSIGKILLUnderLoad(t *testing.T) {
 		t.Fatalf("only %d answers before the kill", len(seen))
 	}
 
-	s = start(t, dir, envCreds)
+	s = start(t, dir, envCreds, args...)
 	trail := filepath.Join(t.TempDir(), "trail.jsonl")
 	out, errOut, code := strongroom(t, "audit", "export", "--endpoint", s.endpoint)
 	if code != 0 {

@@ -101,6 +101,7 @@ func (t *Trail) openSegments(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	l.sparse = t.opts.SyncDelay > 0
 	st := &segTrail{log: l, codec: t.opts.Codec, inbox: map[string]bool{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	var h head
@@ -245,6 +246,20 @@ func (t *Trail) recoverTail(l *segLog, h head, st *segTrail) (*segGroup, error) 
 			seq, prev, off = fr.seq, fhash, fr.next
 		}
 		if i == len(segs)-1 {
+			// Whatever follows the last good frame is no record: zeros
+			// ahead of the writes, or, after a power cut that kept a later
+			// page of unsynced groups and lost an earlier one, stale frames
+			// that the next writes could end exactly in front of. Cut it
+			// off, so that nothing past the records is ever read as one.
+			fi, err := f.Stat()
+			if err != nil {
+				return nil, fmt.Errorf("audit: %w", err)
+			}
+			if fi.Size() > off {
+				if err := truncateSync(s.path, off); err != nil {
+					return nil, fmt.Errorf("audit: cutting %s after its last record: %w", s.path, err)
+				}
+			}
 			s.mu.Lock()
 			s.resumed, s.scanTo, s.last, s.end = true, seq, seq, off // indexed on first read
 			s.mu.Unlock()

@@ -38,9 +38,11 @@ import (
 // The record line is the trail's line format (format.go), the same bytes an
 // export carries; effect is the encoded Effect of the record (SetEffectCodec),
 // kept so that a record written but not yet applied to the store is applied
-// after a crash. Files grow in zero-filled chunks ahead of the writes, so
-// that a group's fdatasync rarely changes a file's size; a frame of length
-// zero ends the segment. A group that fails to write leaves its segment:
+// after a crash. Files grow in 1 MiB chunks ahead of the writes, zero-filled
+// so that a group's fdatasync rarely changes a file's size, or as holes when
+// groups are synced behind the writes (segLog.sparse); a frame of length
+// zero ends the segment, and Open cuts the newest segment after its last
+// record. A group that fails to write leaves its segment:
 // the next group starts a new one, and a newer segment supersedes any frames
 // of an older one from its first seq on.
 
@@ -104,6 +106,11 @@ type segLog struct {
 	off    int64 // where the next frame goes in wseg
 	alloc  int64 // the file's size (zero-filled beyond off)
 	broken bool  // the last write failed: the next group starts a new segment
+	// sparse: the file grows by ftruncate (a hole reads as zeros) instead
+	// of writing zeros, when groups are synced behind the writes
+	// (Options.SyncDelay): one sync every few ms may as well record the
+	// new size, and writing the zeros cost as much CPU as the records.
+	sparse bool
 
 	// unsynced are the groups written to w without fdatasync (see
 	// write), not yet visible to readers. dmu guards it, syncErr and
@@ -443,8 +450,14 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync boo
 	end := l.off + int64(len(frames))
 	if end > l.alloc {
 		grow := (end - l.alloc + segChunk - 1) / segChunk * segChunk
-		for at := l.alloc; at < l.alloc+grow; at += segChunk {
+		for at := l.alloc; at < l.alloc+grow && !l.sparse; at += segChunk {
 			if _, err := l.w.WriteAt(zeroChunk[:], at); err != nil {
+				l.broken = true
+				return fmt.Errorf("audit: growing %s: %w", l.wseg.path, err)
+			}
+		}
+		if l.sparse {
+			if err := l.w.Truncate(l.alloc + grow); err != nil {
 				l.broken = true
 				return fmt.Errorf("audit: growing %s: %w", l.wseg.path, err)
 			}
@@ -551,10 +564,16 @@ func (l *segLog) startSegment(first uint64) error {
 	if err != nil {
 		return fmt.Errorf("audit: creating a segment: %w", err)
 	}
-	hd := make([]byte, segChunk)
-	copy(hd, segMagic)
+	var hd [segHeaderSize]byte
+	copy(hd[:], segMagic)
 	binary.LittleEndian.PutUint64(hd[8:], first)
-	if _, err := f.WriteAt(hd, 0); err != nil {
+	_, err = f.WriteAt(hd[:], 0)
+	if err == nil && l.sparse {
+		err = f.Truncate(segChunk)
+	} else if err == nil {
+		_, err = f.WriteAt(zeroChunk[segHeaderSize:], segHeaderSize)
+	}
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("audit: creating %s: %w", s.path, err)
 	}

@@ -39,8 +39,9 @@ import (
 // export carries; effect is the encoded Effect of the record (SetEffectCodec),
 // kept so that a record written but not yet applied to the store is applied
 // after a crash. Files grow in 1 MiB chunks ahead of the writes, zero-filled
-// so that a group's fdatasync rarely changes a file's size, or as holes when
-// groups are synced behind the writes (segLog.sparse); a frame of length
+// so that a group's fdatasync rarely changes a file's size, or allocated
+// without writing when groups are synced behind the writes (segLog.sparse);
+// a frame of length
 // zero ends the segment, and Open cuts the newest segment after its last
 // record. A group that fails to write leaves its segment:
 // the next group starts a new one, and a newer segment supersedes any frames
@@ -106,10 +107,12 @@ type segLog struct {
 	off    int64 // where the next frame goes in wseg
 	alloc  int64 // the file's size (zero-filled beyond off)
 	broken bool  // the last write failed: the next group starts a new segment
-	// sparse: the file grows by ftruncate (a hole reads as zeros) instead
-	// of writing zeros, when groups are synced behind the writes
-	// (Options.SyncDelay): one sync every few ms may as well record the
-	// new size, and writing the zeros cost as much CPU as the records.
+	// sparse: the file grows by fallocate (blocks reserved, not written:
+	// they read as zeros) instead of writing zeros, when groups are synced
+	// behind the writes (Options.SyncDelay): one sync every few ms may as
+	// well record the extents written, and writing the zeros cost as much
+	// CPU as the records. Either way the space is taken ahead of the
+	// records, so that a filling disk fails the store's writes first.
 	sparse bool
 
 	// unsynced are the groups written to w without fdatasync (see
@@ -450,17 +453,9 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync boo
 	end := l.off + int64(len(frames))
 	if end > l.alloc {
 		grow := (end - l.alloc + segChunk - 1) / segChunk * segChunk
-		for at := l.alloc; at < l.alloc+grow && !l.sparse; at += segChunk {
-			if _, err := l.w.WriteAt(zeroChunk[:], at); err != nil {
-				l.broken = true
-				return fmt.Errorf("audit: growing %s: %w", l.wseg.path, err)
-			}
-		}
-		if l.sparse {
-			if err := l.w.Truncate(l.alloc + grow); err != nil {
-				l.broken = true
-				return fmt.Errorf("audit: growing %s: %w", l.wseg.path, err)
-			}
+		if err := l.grow(l.w, l.alloc, grow); err != nil {
+			l.broken = true
+			return fmt.Errorf("audit: growing %s: %w", l.wseg.path, err)
 		}
 		l.alloc += grow
 	}
@@ -485,6 +480,24 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync boo
 	if err := l.syncGroups(1); err != nil {
 		l.broken = true // this group failed: it never becomes visible
 		return err
+	}
+	return nil
+}
+
+// grow makes f's [off, off+n) zeros, space taken: allocated when sparse
+// (and the file system can), written otherwise.
+func (l *segLog) grow(f *os.File, off, n int64) error {
+	if l.sparse {
+		if err := allocate(f, off, n); !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+	}
+	for n > 0 {
+		k := min(n, segChunk)
+		if _, err := f.WriteAt(zeroChunk[:k], off); err != nil {
+			return err
+		}
+		off, n = off+k, n-k
 	}
 	return nil
 }
@@ -568,10 +581,8 @@ func (l *segLog) startSegment(first uint64) error {
 	copy(hd[:], segMagic)
 	binary.LittleEndian.PutUint64(hd[8:], first)
 	_, err = f.WriteAt(hd[:], 0)
-	if err == nil && l.sparse {
-		err = f.Truncate(segChunk)
-	} else if err == nil {
-		_, err = f.WriteAt(zeroChunk[segHeaderSize:], segHeaderSize)
+	if err == nil {
+		err = l.grow(f, segHeaderSize, segChunk-segHeaderSize)
 	}
 	if err != nil {
 		f.Close()

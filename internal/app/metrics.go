@@ -28,7 +28,7 @@ func (a *App) registerMetrics(m *metrics.Set) {
 			}
 		}
 	}
-	r.NewCounterFuncVec("strongroom_cache_hits_total", "Cache lookups answered from the cache, by cache: key_record (decoded key records), key_material (unsealed key material), policy (compiled policies), access_key, session, identity_policy (the identity caches).", "cache", caches(true))
+	r.NewCounterFuncVec("strongroom_cache_hits_total", "Cache lookups answered from the cache, by cache: key_record (decoded key records), key_resolve (key references resolved, embedded store: any commit empties it), key_material (unsealed key material), policy (compiled policies), access_key, session, identity_policy (the identity caches).", "cache", caches(true))
 	r.NewCounterFuncVec("strongroom_cache_misses_total", "Cache lookups that had to read the store or decode, unseal or parse, by cache (see strongroom_cache_hits_total).", "cache", caches(false))
 
 	r.NewGaugeFunc("strongroom_audit_held_records", "Audit records acknowledged but held in memory because the store refuses writes (lost if the process stops before the store accepts them).", func() float64 {

@@ -141,26 +141,31 @@ func (s *Service) decryptCiphertext(ctx context.Context, c *Call, action string,
 	bl, parseErr := ciphertext.Parse(blob)
 	var k *keyRecord
 	var want *resolved
-	err := s.view(ctx, func(tx store.Tx) error {
-		k, want = nil, nil
-		var err error
-		if keyRef != nil {
-			if want, err = s.resolveIn(tx, c, *keyRef); err != nil {
-				return err
+	var err error
+	if keyRef == nil && parseErr == nil && s.resolves != nil {
+		k, err = s.keyByID(ctx, bl.Account, c.Region, bl.KeyID)
+	} else {
+		err = s.view(ctx, func(tx store.Tx) error {
+			k, want = nil, nil
+			var err error
+			if keyRef != nil {
+				if want, err = s.resolveIn(tx, c, *keyRef); err != nil {
+					return err
+				}
+				if want.key.Spec != SpecSymmetricDefault {
+					return nil
+				}
 			}
-			if want.key.Spec != SpecSymmetricDefault {
+			if parseErr != nil {
 				return nil
 			}
-		}
-		if parseErr != nil {
-			return nil
-		}
-		k, err = getKey(tx, bl.Account, c.Region, bl.KeyID)
-		if errors.Is(err, store.ErrNotFound) {
-			k, err = nil, nil
-		}
-		return err
-	})
+			k, err = getKey(tx, bl.Account, c.Region, bl.KeyID)
+			if errors.Is(err, store.ErrNotFound) {
+				k, err = nil, nil
+			}
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -261,12 +261,27 @@ func (s *Service) expireLazily(k *keyRecord) {
 // an AWS managed key's alias (alias/aws/s3, …) in the caller's own account
 // and region creates that key (managed.go), then resolves again.
 func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, error) {
+	var ck resolveKey
+	var gen uint64
+	if s.resolves != nil {
+		ck = resolveKey{account: c.Principal.Account, region: c.Region, ref: ref}
+		if r, ok := s.resolves.get(ck); ok {
+			if s.deletionDue(r.key) {
+				return nil, errNotFound("Key '%s' does not exist", r.key.arn())
+			}
+			return r, nil
+		}
+		gen = s.resolves.gen.Generation() // before the transaction begins
+	}
 	var out *resolved
 	err := s.view(ctx, func(tx store.Tx) error {
 		var err error
 		out, err = s.resolveIn(tx, c, ref)
 		return err
 	})
+	if err == nil && s.resolves != nil && !expires(out.key) {
+		s.resolves.put(ck, gen, out)
+	}
 	var missing *errManagedKeyMissing
 	if errors.As(err, &missing) {
 		if err := s.createManagedKey(ctx, missing.account, missing.region, missing.service); err != nil {

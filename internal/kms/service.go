@@ -57,6 +57,7 @@ type Service struct {
 	policies    *policyCache
 	grantAllows func(ctx context.Context, c *Call, r *authzReq) (bool, error)
 	recorder    Recorder
+	resolves    *resolveCache // nil when the store cannot tell when it changes
 }
 
 // New returns a Service over st, sealing key material with sealer.
@@ -69,7 +70,7 @@ func New(st store.Store, sealer rootkey.Sealer, clk clock.Clock, cfg Config) *Se
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: st, sealer: sealer, clock: clk, cfg: cfg, log: log, cache: newMaterialCache(4096),
-		identities: cfg.Identities, policies: newPolicyCache()}
+		identities: cfg.Identities, policies: newPolicyCache(), resolves: newResolveCache(st)}
 	s.grantAllows = s.grantAllowsRequest
 	return s
 }

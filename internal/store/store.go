@@ -88,6 +88,18 @@ type Peeker interface {
 	Peek(kind Kind, scope, id string, fn func(v []byte) error) error
 }
 
+// Generationer is a store that can tell, without a transaction, whether
+// any commit became visible since an earlier moment, so that a cache in
+// front of it can skip a read: only a store that no other process writes
+// (the embedded one, the in-memory one) can.
+type Generationer interface {
+	// Generation returns a number that changes whenever a commit's writes
+	// become visible to readers, before that commit's Update returns. A
+	// value read before a View began and read again, unchanged, later
+	// means that what the View read is still what the store holds.
+	Generation() uint64
+}
+
 // Store is a transactional record store.
 type Store interface {
 	// View runs fn in a read-only transaction. Writes inside it fail.

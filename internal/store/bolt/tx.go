@@ -114,6 +114,10 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	return fn(t)
 }
 
+// Generation is store.Generationer's: the newest commit published in the
+// memtable, which a commit publishes before its Update returns.
+func (s *Store) Generation() uint64 { return s.mem.at() }
+
 // call is one Update waiting for the group commit.
 type call struct {
 	fn  func(store.Tx) error

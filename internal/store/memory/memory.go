@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"strongroom/internal/store"
 )
@@ -26,7 +27,12 @@ type Store struct {
 	mu     sync.RWMutex
 	closed bool
 	tables map[tableKey]*table
+	gen    atomic.Uint64 // commits (store.Generationer)
 }
+
+// Generation is store.Generationer's: the number of commits. A commit
+// counts itself before it lets readers in (it holds mu).
+func (s *Store) Generation() uint64 { return s.gen.Load() }
 
 var _ store.Store = (*Store)(nil)
 
@@ -89,6 +95,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 		return err
 	}
 	committed = true
+	s.gen.Add(1)
 	return nil
 }
 

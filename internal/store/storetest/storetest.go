@@ -180,6 +180,45 @@ var conformanceTests = []struct {
 	{"ConcurrentIncrements", testConcurrentIncrements},
 	{"AtomicVisibility", testAtomicVisibility},
 	{"ConcurrentCreates", testConcurrentCreates},
+	{"Generation", testGeneration},
+}
+
+// testGeneration: a store.Generationer's generation changes with every
+// commit, by the time Update returns, and not without one (a View, a
+// rolled-back Update); a store that is not one passes.
+func testGeneration(t *testing.T, s store.Store) {
+	g, ok := s.(store.Generationer)
+	if !ok {
+		t.Log("not a store.Generationer: nothing to check")
+		return
+	}
+	g0 := g.Generation()
+	view(t, s, func(tx store.Tx) error { _, err := tx.Get("gen", "", "a"); return ignoreNotFound(err) })
+	if err := s.Update(context.Background(), func(tx store.Tx) error {
+		if err := tx.Put("gen", "", "a", []byte("1")); err != nil {
+			return err
+		}
+		return errBoom
+	}); !errors.Is(err, errBoom) {
+		t.Fatalf("Update: %v, want errBoom", err)
+	}
+	if g1 := g.Generation(); g1 != g0 {
+		t.Fatalf("generation %d after a View and a rolled-back Update, want %d", g1, g0)
+	}
+	for i := range 3 {
+		before := g.Generation()
+		put(t, s, "gen", "", "a", []byte{byte('0' + i)})
+		if after := g.Generation(); after == before {
+			t.Fatalf("commit %d left the generation at %d", i, after)
+		}
+	}
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 var errBoom = errors.New("storetest: boom")

@@ -601,10 +601,10 @@ func (l *segLog) startSegment(first uint64) error {
 	// that failed at the very start of a segment).
 	l.segs = slices.DeleteFunc(l.segs, func(o *segment) bool { return o.first >= first })
 	l.segs = append(l.segs, s)
-	l.mu.Unlock()
-	l.dmu.Lock()
+	l.dmu.Lock() // wseg is read under mu (removeBefore) and under dmu (syncs)
 	l.w, l.wseg = f, s
 	l.dmu.Unlock()
+	l.mu.Unlock()
 	l.off, l.alloc, l.broken = segHeaderSize, segChunk, false
 	return nil
 }

@@ -101,7 +101,7 @@ func (t *Trail) openSegments(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	l.sparse = t.opts.SyncDelay > 0
+	l.allocOnly = t.opts.SyncDelay > 0
 	st := &segTrail{log: l, codec: t.opts.Codec, inbox: map[string]bool{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	var h head
@@ -164,7 +164,7 @@ func (t *Trail) syncer() {
 		case <-delay.C:
 		}
 		if err := st.log.syncWritten(); err != nil {
-			t.log.Error("audit trail: syncing the segment failed; records acknowledged in the last moments may be lost if the machine loses power, and the trail takes no more records until strongroom restarts", "err", err)
+			t.log.Error("audit trail: syncing the segment failed; records acknowledged in the last moments may be lost if the machine loses power, and the segments take no more writes until strongroom restarts", "err", err)
 			return
 		}
 	}

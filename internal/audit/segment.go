@@ -40,12 +40,11 @@ import (
 // kept so that a record written but not yet applied to the store is applied
 // after a crash. Files grow in 1 MiB chunks ahead of the writes, zero-filled
 // so that a group's fdatasync rarely changes a file's size, or allocated
-// without writing when groups are synced behind the writes (segLog.sparse);
-// a frame of length
-// zero ends the segment, and Open cuts the newest segment after its last
-// record. A group that fails to write leaves its segment:
-// the next group starts a new one, and a newer segment supersedes any frames
-// of an older one from its first seq on.
+// without writing when groups are synced behind the writes
+// (segLog.allocOnly); a frame of length zero ends the segment, and Open cuts
+// the newest segment after its last record. A group that fails to write
+// leaves its segment: the next group starts a new one, and a newer segment
+// supersedes any frames of an older one from its first seq on.
 
 const (
 	segMagic      = "SRAUDSEG"
@@ -107,13 +106,13 @@ type segLog struct {
 	off    int64 // where the next frame goes in wseg
 	alloc  int64 // the file's size (zero-filled beyond off)
 	broken bool  // the last write failed: the next group starts a new segment
-	// sparse: the file grows by fallocate (blocks reserved, not written:
+	// allocOnly: the file grows by fallocate (blocks reserved, not written:
 	// they read as zeros) instead of writing zeros, when groups are synced
 	// behind the writes (Options.SyncDelay): one sync every few ms may as
 	// well record the extents written, and writing the zeros cost as much
 	// CPU as the records. Either way the space is taken ahead of the
 	// records, so that a filling disk fails the store's writes first.
-	sparse bool
+	allocOnly bool
 
 	// unsynced are the groups written to w without fdatasync (see
 	// write), not yet visible to readers. dmu guards it, syncErr and
@@ -484,10 +483,10 @@ func (l *segLog) write(frames []byte, first, last uint64, offs []int64, sync boo
 	return nil
 }
 
-// grow makes f's [off, off+n) zeros, space taken: allocated when sparse
-// (and the file system can), written otherwise.
+// grow makes f's [off, off+n) zeros, space taken: allocated when
+// allocOnly (and the file system can), written otherwise.
 func (l *segLog) grow(f *os.File, off, n int64) error {
-	if l.sparse {
+	if l.allocOnly {
 		if err := allocate(f, off, n); !errors.Is(err, errors.ErrUnsupported) {
 			return err
 		}

@@ -149,19 +149,16 @@ func (t *Trail) openSegments(ctx context.Context) error {
 func (t *Trail) syncer() {
 	st := t.seg
 	defer close(st.syncDone)
-	delay := time.NewTimer(0)
-	<-delay.C
 	for {
 		select {
 		case <-st.stop:
 			return
 		case <-st.syncKick:
 		}
-		delay.Reset(t.opts.SyncDelay) // let the groups of that time gather: one sync for them all
-		select {
+		select { // the groups of that time gather: one sync for them all
 		case <-st.stop:
 			return // Close syncs
-		case <-delay.C:
+		case <-time.After(t.opts.SyncDelay):
 		}
 		if err := st.log.syncWritten(); err != nil {
 			t.log.Error("audit trail: syncing the segment failed; records acknowledged in the last moments may be lost if the machine loses power, and the segments take no more writes until strongroom restarts", "err", err)

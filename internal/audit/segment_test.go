@@ -66,6 +66,35 @@ func segFixture(t *testing.T) (string, *bolt.Store, rootkey.Sealer, *clock.Fake)
 	return dir, b, rootkey.NewEphemeral(), clock.NewFake(t0)
 }
 
+// setSegMaxSize sets the size after which a group starts a new segment,
+// for the test.
+func setSegMaxSize(t *testing.T, n int64) {
+	old := segMaxSize
+	segMaxSize = n
+	t.Cleanup(func() { segMaxSize = old })
+}
+
+// crashTrail stops tr as the death of its process would: nothing more is
+// synced or applied, and the files close as they are.
+func crashTrail(tr *Trail) {
+	close(tr.seg.stop)
+	<-tr.seg.done
+	if tr.seg.syncDone != nil {
+		<-tr.seg.syncDone
+	}
+	tr.seg.log.close()
+}
+
+// frameGroup returns the frames of records first to last, each line
+// {"n":seq}, and where each begins.
+func frameGroup(first, last uint64) (frames []byte, offs []int64) {
+	for seq := first; seq <= last; seq++ {
+		offs = append(offs, int64(len(frames)))
+		frames = appendFrame(frames, seq, []byte(fmt.Sprintf(`{"n":%d}`, seq)), []byte{effectNone})
+	}
+	return frames, offs
+}
+
 // openSegTrail opens a trail over st with its segments in dir.
 func openSegTrail(t *testing.T, st store.Store, sealer rootkey.Sealer, clk *clock.Fake, dir string) (*Trail, error) {
 	t.Helper()
@@ -155,9 +184,7 @@ func TestSegmentsRecoverAfterACrash(t *testing.T) {
 // back in order, across files, by export and lookup, after a reopen too;
 // pruning removes whole files.
 func TestSegmentsAcrossFiles(t *testing.T) {
-	old := segMaxSize
-	segMaxSize = 4 << 10
-	defer func() { segMaxSize = old }()
+	setSegMaxSize(t, 4<<10)
 	dir, b, sealer, clk := segFixture(t)
 	segDir := filepath.Join(dir, "audit")
 	tr, err := openSegTrail(t, b, sealer, clk, segDir)
@@ -365,9 +392,7 @@ func noOutboxLeft(t *testing.T, st store.Store) {
 // group, or syncWritten — so that no reader sees a record a crash could
 // lose; the sync shows every group written before it.
 func TestSegmentUnsyncedGroupsInvisible(t *testing.T) {
-	old := segMaxSize
-	segMaxSize = 64 << 20 // one segment (a new one syncs the one before)
-	defer func() { segMaxSize = old }()
+	setSegMaxSize(t, 64<<20) // one segment (a new one syncs the one before)
 	l, err := openSegLog(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -375,12 +400,7 @@ func TestSegmentUnsyncedGroupsInvisible(t *testing.T) {
 	defer l.close()
 	write := func(first, last uint64, sync bool) {
 		t.Helper()
-		var frames []byte
-		var offs []int64
-		for seq := first; seq <= last; seq++ {
-			offs = append(offs, int64(len(frames)))
-			frames = appendFrame(frames, seq, []byte(fmt.Sprintf(`{"n":%d}`, seq)), []byte{effectNone})
-		}
+		frames, offs := frameGroup(first, last)
 		if err := l.write(frames, first, last, offs, sync); err != nil {
 			t.Fatal(err)
 		}
@@ -429,21 +449,14 @@ func TestSegmentUnsyncedGroupsInvisible(t *testing.T) {
 // written before without sync (whose records only the outbox now holds for
 // sure) stops the segment log — no later write or apply — until a restart.
 func TestSegmentFailedSyncOfUnsyncedGroups(t *testing.T) {
-	old := segMaxSize
-	segMaxSize = 64 << 20
-	defer func() { segMaxSize = old }()
+	setSegMaxSize(t, 64<<20)
 	l, err := openSegLog(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.close()
 	write := func(first, last uint64, sync bool) error {
-		var frames []byte
-		var offs []int64
-		for seq := first; seq <= last; seq++ {
-			offs = append(offs, int64(len(frames)))
-			frames = appendFrame(frames, seq, []byte(fmt.Sprintf(`{"n":%d}`, seq)), []byte{effectNone})
-		}
+		frames, offs := frameGroup(first, last)
 		return l.write(frames, first, last, offs, sync)
 	}
 	last := func() uint64 {

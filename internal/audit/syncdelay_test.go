@@ -18,9 +18,7 @@ import (
 // nothing acknowledged; the syncer syncs it within the delay without any
 // reader asking; without SyncDelay it is synced before Append returns.
 func TestSegmentSyncDelay(t *testing.T) {
-	old := segMaxSize
-	segMaxSize = 64 << 20 // one segment (a new one syncs the one before)
-	defer func() { segMaxSize = old }()
+	setSegMaxSize(t, 64<<20) // one segment (a new one syncs the one before)
 	dir, b, sealer, clk := segFixture(t)
 	segDir := filepath.Join(dir, "audit")
 	open := func(delay time.Duration) *Trail {
@@ -46,10 +44,7 @@ func TestSegmentSyncDelay(t *testing.T) {
 		t.Fatalf("records up to %d shown before any sync, want none", n)
 	}
 	// The process dies: nothing more is synced or applied, the files close.
-	close(tr.seg.stop)
-	<-tr.seg.done
-	<-tr.seg.syncDone
-	tr.seg.log.close()
+	crashTrail(tr)
 
 	tr = open(5 * time.Millisecond)
 	if n := readCounter(t, b); n != 3 {
@@ -88,9 +83,7 @@ func TestSegmentSyncDelay(t *testing.T) {
 // acknowledged since the last sync may be lost with a power cut, and the
 // chain goes on from them: the trail takes no more records.
 func TestSegmentSyncDelayFailedSync(t *testing.T) {
-	old := segMaxSize
-	segMaxSize = 64 << 20 // one segment (a new one syncs the one before)
-	defer func() { segMaxSize = old }()
+	setSegMaxSize(t, 64<<20) // one segment (a new one syncs the one before)
 	dir, b, sealer, clk := segFixture(t)
 	tr, err := Open(ctx, b, sealer, Options{Clock: clk, SegmentDir: filepath.Join(dir, "audit"), SyncDelay: time.Millisecond, Codec: intCodec{}, Effects: counted})
 	if err != nil {
@@ -129,9 +122,7 @@ func TestSegmentSyncDelayFailedSync(t *testing.T) {
 // prefix of the groups written, never a group written after it began
 // whose bytes it may not cover, and the last shows them all.
 func TestSegmentSyncBesideWrites(t *testing.T) {
-	old := segMaxSize
-	segMaxSize = 4 << 10 // new segments now and then, under the syncs
-	defer func() { segMaxSize = old }()
+	setSegMaxSize(t, 4<<10) // new segments now and then, under the syncs
 	l, err := openSegLog(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -145,12 +136,7 @@ func TestSegmentSyncBesideWrites(t *testing.T) {
 		seq := uint64(1)
 		for g := range groups {
 			n := uint64(g%5 + 1)
-			var frames []byte
-			var offs []int64
-			for s := seq; s < seq+n; s++ {
-				offs = append(offs, int64(len(frames)))
-				frames = appendFrame(frames, s, []byte(fmt.Sprintf(`{"n":%d}`, s)), []byte{effectNone})
-			}
+			frames, offs := frameGroup(seq, seq+n-1)
 			if err := l.write(frames, seq, seq+n-1, offs, g%7 == 0); err != nil {
 				t.Error(err)
 				return
@@ -220,9 +206,7 @@ func TestSegmentSyncBesideWrites(t *testing.T) {
 // restart writes new records over the hole and the process dies again,
 // the trail still opens, with its chain whole.
 func TestSegmentPowerCutHole(t *testing.T) {
-	old := segMaxSize
-	segMaxSize = 64 << 20
-	defer func() { segMaxSize = old }()
+	setSegMaxSize(t, 64<<20)
 	dir, b, sealer, clk := segFixture(t)
 	segDir := filepath.Join(dir, "audit")
 	open := func() *Trail {
@@ -233,12 +217,6 @@ func TestSegmentPowerCutHole(t *testing.T) {
 		}
 		return tr
 	}
-	crash := func(tr *Trail) {
-		close(tr.seg.stop)
-		<-tr.seg.done
-		<-tr.seg.syncDone
-		tr.seg.log.close()
-	}
 	tr := open()
 	var ends []int64 // where each record's frame ends
 	for i := 1; i <= 20; i++ {
@@ -248,7 +226,7 @@ func TestSegmentPowerCutHole(t *testing.T) {
 		ends = append(ends, tr.seg.log.off)
 	}
 	path := tr.seg.log.wseg.path
-	crash(tr)
+	crashTrail(tr)
 	// The power cut: records 6–10 never reached the disk, 11–20 did.
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -273,7 +251,7 @@ func TestSegmentPowerCutHole(t *testing.T) {
 	if tr.seg.log.off != ends[14] {
 		t.Fatalf("the new records end at %d, not where the stale record 16 begins (%d)", tr.seg.log.off, ends[14])
 	}
-	crash(tr)
+	crashTrail(tr)
 
 	tr, err = Open(ctx, b, sealer, Options{Clock: clk, SegmentDir: segDir, SyncDelay: time.Hour, Codec: intCodec{}, Effects: counted})
 	if err != nil {

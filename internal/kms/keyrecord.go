@@ -261,37 +261,31 @@ func (s *Service) expireLazily(k *keyRecord) {
 // an AWS managed key's alias (alias/aws/s3, …) in the caller's own account
 // and region creates that key (managed.go), then resolves again.
 func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, error) {
-	var ck resolveKey
-	var gen uint64
-	if s.resolves != nil {
-		ck = resolveKey{account: c.Principal.Account, region: c.Region, ref: ref}
-		if r, ok := s.resolves.get(ck); ok {
-			if s.deletionDue(r.key) {
-				return nil, errNotFound("Key '%s' does not exist", r.key.arn())
-			}
-			return r, nil
-		}
-		gen = s.resolves.gen.Generation() // before the transaction begins
+	read := func() (*resolved, error) {
+		var out *resolved
+		err := s.view(ctx, func(tx store.Tx) error {
+			var err error
+			out, err = s.resolveIn(tx, c, ref)
+			return err
+		})
+		return out, err
 	}
 	var out *resolved
-	err := s.view(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = s.resolveIn(tx, c, ref)
-		return err
-	})
-	if err == nil && s.resolves != nil && !expires(out.key) {
-		s.resolves.put(ck, gen, out)
+	var err error
+	if s.resolves != nil {
+		out, err = s.resolves.lookup(resolveKey{account: c.Principal.Account, region: c.Region, ref: ref}, read)
+	} else {
+		out, err = read()
+	}
+	if err == nil && s.deletionDue(out.key) { // due since a cached entry was read: gone, as resolveIn says
+		return nil, errNotFound("Key '%s' does not exist", out.key.arn())
 	}
 	var missing *errManagedKeyMissing
 	if errors.As(err, &missing) {
 		if err := s.createManagedKey(ctx, missing.account, missing.region, missing.service); err != nil {
 			return nil, err
 		}
-		err = s.view(ctx, func(tx store.Tx) error {
-			var err error
-			out, err = s.resolveIn(tx, c, ref)
-			return err
-		})
+		out, err = read()
 	}
 	return out, err
 }

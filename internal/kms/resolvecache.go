@@ -61,22 +61,28 @@ func newResolveCache(st store.Store) *resolveCache {
 	return nil
 }
 
-// get returns a copy of what k resolved to, if nothing was committed since.
-func (c *resolveCache) get(k resolveKey) (*resolved, bool) {
-	g := c.gen.Generation()
+// lookup answers k from the cache while nothing was committed since its
+// entry was read; otherwise it calls read, which reads k in a transaction
+// of its own (nil for nothing found), and keeps what it returns.
+func (c *resolveCache) lookup(k resolveKey, read func() (*resolved, error)) (*resolved, error) {
+	gen := c.gen.Generation() // before read's transaction begins
 	c.mu.RLock()
 	e, ok := c.m[k]
 	c.mu.RUnlock()
-	if !ok || e.gen != g {
-		c.misses.Add(1)
-		return nil, false
+	if ok && e.gen == gen {
+		c.hits.Add(1)
+		return &resolved{key: cloneRecord(e.key), alias: e.alias}, nil
 	}
-	c.hits.Add(1)
-	return &resolved{key: cloneRecord(e.key), alias: e.alias}, true
+	c.misses.Add(1)
+	r, err := read()
+	if err == nil && r != nil && !expires(r.key) {
+		c.put(k, gen, r)
+	}
+	return r, err
 }
 
-// put remembers r, resolved in a transaction that began at generation gen
-// or later. r.key must be as read: not changed by expireLazily.
+// put remembers r, read in a transaction that began at generation gen or
+// later. r.key must be as read: not changed by expireLazily (expires).
 func (c *resolveCache) put(k resolveKey, gen uint64, r *resolved) {
 	e := resolveEntry{gen: gen, key: cloneRecord(r.key), alias: r.alias}
 	c.mu.Lock()
@@ -105,25 +111,23 @@ func expires(k *keyRecord) bool {
 // names its key, through the cache: nil, without error, if there is none.
 // The caller decides what a key whose deletion is due means.
 func (s *Service) keyByID(ctx context.Context, account, region, id string) (*keyRecord, error) {
-	ck := resolveKey{account: account, region: region, ref: id, byID: true}
-	if r, ok := s.resolves.get(ck); ok {
-		return r.key, nil
-	}
-	gen := s.resolves.gen.Generation() // before the transaction begins
-	var k *keyRecord
-	err := s.view(ctx, func(tx store.Tx) error {
-		var err error
-		k, err = getKey(tx, account, region, id)
-		return err
+	r, err := s.resolves.lookup(resolveKey{account: account, region: region, ref: id, byID: true}, func() (*resolved, error) {
+		var k *keyRecord
+		err := s.view(ctx, func(tx store.Tx) error {
+			var err error
+			k, err = getKey(tx, account, region, id)
+			return err
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &resolved{key: k}, nil
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, nil
-	case err != nil:
+	if r == nil || err != nil {
 		return nil, err
 	}
-	if !expires(k) {
-		s.resolves.put(ck, gen, &resolved{key: k})
-	}
-	return k, nil
+	return r.key, nil
 }

@@ -28,11 +28,22 @@ func Parse(s string) (ARN, error) {
 	if !strings.HasPrefix(s, "arn:") {
 		return ARN{}, ErrMalformed
 	}
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[1] == "" || parts[2] == "" {
+	// "arn:" partition:service:region:account:resource, the resource
+	// keeping any further colons (strings.SplitN(s, ":", 6), without its
+	// slice).
+	var parts [5]string
+	rest := s[len("arn:"):]
+	for i := range 4 {
+		var ok bool
+		if parts[i], rest, ok = strings.Cut(rest, ":"); !ok {
+			return ARN{}, ErrMalformed
+		}
+	}
+	parts[4] = rest
+	if parts[0] == "" || parts[1] == "" {
 		return ARN{}, ErrMalformed
 	}
-	return ARN{Partition: parts[1], Service: parts[2], Region: parts[3], Account: parts[4], Resource: parts[5]}, nil
+	return ARN{Partition: parts[0], Service: parts[1], Region: parts[2], Account: parts[3], Resource: parts[4]}, nil
 }
 
 // String formats a.

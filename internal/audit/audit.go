@@ -71,6 +71,14 @@ type Event struct {
 	ManagementEvent     bool           `json:"managementEvent"`
 	RecipientAccountID  string         `json:"recipientAccountId"`
 	EventCategory       string         `json:"eventCategory"`
+
+	// RawRequestParameters and RawResponseElements, when not nil, are
+	// requestParameters and responseElements already encoded (a JSON object,
+	// or null), written instead of the maps above: the kms core renders its
+	// whitelisted members straight into them. A record read back holds the
+	// maps.
+	RawRequestParameters []byte `json:"-"`
+	RawResponseElements  []byte `json:"-"`
 }
 
 // UserIdentity is CloudTrail's userIdentity element.

@@ -30,11 +30,15 @@ func (e *Event) appendJSON(b []byte) ([]byte, error) {
 	b = appendOptional(b, "errorMessage", e.ErrorMessage)
 	var err error
 	b = append(b, `,"requestParameters":`...)
-	if b, err = appendValue(b, e.RequestParameters, 0); err != nil {
+	if e.RawRequestParameters != nil {
+		b = append(b, e.RawRequestParameters...)
+	} else if b, err = appendValue(b, e.RequestParameters, 0); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"responseElements":`...)
-	if b, err = appendValue(b, e.ResponseElements, 0); err != nil {
+	if e.RawResponseElements != nil {
+		b = append(b, e.RawResponseElements...)
+	} else if b, err = appendValue(b, e.ResponseElements, 0); err != nil {
 		return nil, err
 	}
 	if len(e.AdditionalEventData) > 0 {
@@ -110,6 +114,14 @@ func appendOptional(b []byte, name, value string) []byte {
 	}
 	return appendField(b, name, value)
 }
+
+// AppendJSON appends v's JSON encoding as a record holds it (what
+// encoding/json gives with HTML escaping off; maps with sorted keys).
+func AppendJSON(b []byte, v any) ([]byte, error) { return appendValue(b, v, 0) }
+
+// AppendJSONString appends s as a JSON string, escaped as a record's
+// strings are.
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
 
 func appendValue(b []byte, v any, depth int) ([]byte, error) {
 	if depth > 32 {

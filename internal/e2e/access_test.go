@@ -289,3 +289,39 @@ func TestMultiRegionKeyTypeCondition(t *testing.T) {
 	_, err = env.KMSAs(env.Root, "eu-west-1").Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("x")})
 	wantAPIError(t, err, "AccessDeniedException", 400)
 }
+
+// TestEncryptionAlgorithmCondition: kms:EncryptionAlgorithm is the
+// algorithm of Encrypt, Decrypt and ReEncrypt (SYMMETRIC_DEFAULT when the
+// request names none), so a policy can allow a key's use with one
+// algorithm only.
+func TestEncryptionAlgorithmCondition(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	root := env.KMS()
+	pol := func(alg string) string {
+		return `{"Version":"2012-10-17","Statement":[
+	  {"Sid":"root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + testenv.Account + `:root"},"Action":"kms:*","Resource":"*"},
+	  {"Sid":"alg","Effect":"Deny","Principal":"*","Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*"],"Resource":"*","Condition":{"StringNotEquals":{"kms:EncryptionAlgorithm":"` + alg + `"}}}]}`
+	}
+	k, err := root.CreateKey(ctx, &kms.CreateKeyInput{Policy: aws.String(pol("SYMMETRIC_DEFAULT")), BypassPolicyLockoutSafetyCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := k.KeyMetadata.KeyId
+	enc, err := root.Encrypt(ctx, &kms.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatalf("Encrypt with the allowed algorithm (by default): %v", err)
+	}
+	if _, err := root.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault}); err != nil {
+		t.Fatalf("Decrypt with the allowed algorithm: %v", err)
+	}
+	if _, err := root.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: id}); err != nil {
+		t.Fatalf("ReEncrypt with the allowed algorithm: %v", err)
+	}
+	if _, err := root.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: id, Policy: aws.String(pol("RSAES_OAEP_SHA_256")), BypassPolicyLockoutSafetyCheck: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = root.Encrypt(ctx, &kms.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+	wantAPIError(t, err, "AccessDeniedException", 400)
+	_, err = root.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	wantAPIError(t, err, "AccessDeniedException", 400)
+}

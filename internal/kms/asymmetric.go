@@ -353,7 +353,7 @@ func (s *Service) decryptAsymmetric(ctx context.Context, c *Call, action string,
 	k := r.key
 	a := algorithmOrDefault(alg)
 	if err := s.authorizeReq(ctx, c, &authzReq{Action: action, Key: k, EncryptionContext: nonNil(ec), Alias: r.alias,
-		Extra: map[string][]string{"kms:encryptionalgorithm": {a}}}); err != nil {
+		Algorithm: a}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(k); err != nil {

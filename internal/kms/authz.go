@@ -33,6 +33,9 @@ type authzReq struct {
 	Alias string
 	// RequestTags are the tags the request sets (aws:RequestTag/*).
 	RequestTags []Tag
+	// Algorithm is the encryption algorithm of a cryptographic operation
+	// (kms:EncryptionAlgorithm), when it has one.
+	Algorithm string
 	// Extra condition keys (lowercase) the operation adds.
 	Extra map[string][]string
 	// KeyPolicy overrides the key's policy (the lockout safety check
@@ -177,6 +180,9 @@ func (s *Service) conditionContext(c *Call, r *authzReq) map[string][]string {
 			keys = append(keys, t.TagKey)
 		}
 		m["aws:tagkeys"] = keys
+	}
+	if r.Algorithm != "" {
+		m["kms:encryptionalgorithm"] = []string{r.Algorithm}
 	}
 	for k, v := range r.Extra {
 		m[k] = v

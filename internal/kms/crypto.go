@@ -84,7 +84,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, in *EncryptInput) (*Encr
 	}
 	k := r.key
 	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:Encrypt", Key: k, EncryptionContext: nonNil(in.EncryptionContext), Alias: r.alias,
-		Extra: map[string][]string{"kms:encryptionalgorithm": {algorithmOrDefault(in.EncryptionAlgorithm)}}}); err != nil {
+		Algorithm: algorithmOrDefault(in.EncryptionAlgorithm)}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(k); err != nil {
@@ -190,7 +190,7 @@ func (s *Service) decryptCiphertext(ctx context.Context, c *Call, action string,
 		alias = want.alias
 	}
 	if err := s.authorizeReq(ctx, c, &authzReq{Action: action, Key: k, EncryptionContext: nonNil(ec), Alias: alias,
-		Extra: map[string][]string{"kms:encryptionalgorithm": {algorithmOrDefault(alg)}}}); err != nil {
+		Algorithm: algorithmOrDefault(alg)}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(k); err != nil {
@@ -254,7 +254,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *ReEncryptInput) (*
 	}
 	dst := r.key
 	if err := s.authorizeReq(ctx, c, &authzReq{Action: "kms:ReEncryptTo", Key: dst, EncryptionContext: nonNil(in.DestinationEncryptionContext), Alias: r.alias,
-		Extra: map[string][]string{"kms:encryptionalgorithm": {algorithmOrDefault(in.DestinationEncryptionAlgorithm)}}}); err != nil {
+		Algorithm: algorithmOrDefault(in.DestinationEncryptionAlgorithm)}); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(dst); err != nil {

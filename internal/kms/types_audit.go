@@ -269,7 +269,8 @@ func (r *AuditRecorder) Record(ctx context.Context, ev *Event) error {
 	err := r.cfg.Trail.Append(ctx, e)
 	// Append encoded the event before it returned and keeps no reference
 	// to it: it serves the next record.
-	*e.Event = audit.Event{}
+	req, resp := e.Event.RawRequestParameters, e.Event.RawResponseElements
+	*e.Event = audit.Event{RawRequestParameters: req[:0], RawResponseElements: resp[:0]}
 	events.Put(e.Event)
 	return err
 }
@@ -347,6 +348,7 @@ func (r *AuditRecorder) entry(ctx context.Context, tx store.Tx, ev *Event) *audi
 	}
 	svcIn, service := ev.Input.(*ServiceEventInput)
 	e := newEvent(tx)
+	req, resp := e.RawRequestParameters[:0], e.RawResponseElements[:0] // a recycled event's buffers
 	*e = audit.Event{
 		EventVersion:    audit.EventVersion,
 		UserIdentity:    userIdentity(c.Principal),
@@ -367,12 +369,12 @@ func (r *AuditRecorder) entry(ctx context.Context, tx store.Tx, ev *Event) *audi
 		e.EventType = audit.EventTypeService
 		e.AdditionalEventData = whitelist(svcIn, serviceEventFields)
 	} else {
-		e.RequestParameters = whitelist(ev.Input, fields.req)
+		e.RawRequestParameters = appendWhitelist(req, ev.Input, fields.req)
 	}
 	if ev.Err != nil {
 		e.ErrorCode, e.ErrorMessage = auditError(ev.Err)
 	} else if !service {
-		e.ResponseElements = whitelist(ev.Output, fields.resp)
+		e.RawResponseElements = appendWhitelist(resp, ev.Output, fields.resp)
 	}
 	resources := c.Resources
 	if md := keyMetadataOf(ev.Output); md != nil && !containsString(resources, md.Arn) { // a key created

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"strongroom/internal/store"
@@ -91,7 +92,25 @@ type keyLife struct {
 const maxRotations = 10
 
 // monthOf is t's month, "2006-01", UTC.
-func monthOf(t time.Time) string { return t.UTC().Format("2006-01") }
+func monthOf(t time.Time) string {
+	y, m, _ := t.UTC().Date()
+	if c := lastMonth.Load(); c != nil && c.y == y && c.m == m {
+		return c.s
+	}
+	s := t.UTC().Format("2006-01")
+	lastMonth.Store(&monthName{y, m, s})
+	return s
+}
+
+// lastMonth is the month monthOf named last: every request of a month
+// names the same one.
+var lastMonth atomic.Pointer[monthName]
+
+type monthName struct {
+	y int
+	m time.Month
+	s string
+}
 
 func counterID(month, region, class string) string { return "r/" + month + "/" + region + "/" + class }
 func keyID(region, id string) string               { return "k/" + region + "/" + id }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -75,7 +76,7 @@ const (
 // reads a connection from one goroutine at a time, so it needs no lock.
 type framingScanner struct {
 	skip    int64    // body bytes still to skip
-	line    [32]byte // the start of the current line, lower-cased
+	line    [32]byte // the start of the current line
 	n       int      // bytes of the current line so far
 	lines   int      // lines of the current header block so far
 	cls     int      // Content-Length fields in this block
@@ -85,7 +86,9 @@ type framingScanner struct {
 }
 
 // scan reads b and reports whether a header block with a duplicate
-// Content-Length ended in it.
+// Content-Length ended in it. It looks at each byte of a header block
+// once, in bytes.IndexByte's search for the line's end, and copies only
+// the first bytes of each line.
 func (s *framingScanner) scan(b []byte) (dup bool) {
 	for len(b) > 0 && !s.stopped {
 		if s.skip > 0 {
@@ -94,18 +97,19 @@ func (s *framingScanner) scan(b []byte) (dup bool) {
 			b = b[k:]
 			continue
 		}
-		c := b[0]
-		b = b[1:]
-		if c != '\n' {
-			if s.n < len(s.line) {
-				if 'A' <= c && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				s.line[s.n] = c
-			}
-			s.n++
-			continue
+		i := bytes.IndexByte(b, '\n')
+		part := b
+		if i >= 0 {
+			part = b[:i]
 		}
+		if s.n < len(s.line) {
+			copy(s.line[s.n:], part)
+		}
+		s.n += len(part)
+		if i < 0 {
+			return dup
+		}
+		b = b[i+1:]
 		n := s.n
 		s.n = 0
 		if n == 0 || n == 1 && s.line[0] == '\r' {
@@ -168,8 +172,22 @@ func (s *framingScanner) reset() {
 	s.lines, s.cls, s.cl, s.te = 0, 0, 0, false
 }
 
+// hasPrefix reports whether b starts with p (lower case) in any ASCII
+// case, as net/http reads header names.
 func hasPrefix(b []byte, p string) bool {
-	return len(b) >= len(p) && string(b[:len(p)]) == p
+	if len(b) < len(p) {
+		return false
+	}
+	for i := range len(p) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // parseLength parses a Content-Length value, or returns -1.

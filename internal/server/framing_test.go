@@ -73,3 +73,67 @@ func FuzzFramingScanner(f *testing.F) {
 		}
 	})
 }
+
+// scanByByte is the scanner's first form, a byte at a time: the reference
+// scan must agree with.
+func (s *framingScanner) scanByByte(b []byte) (dup bool) {
+	for len(b) > 0 && !s.stopped {
+		if s.skip > 0 {
+			k := min(int64(len(b)), s.skip)
+			s.skip -= k
+			b = b[k:]
+			continue
+		}
+		c := b[0]
+		b = b[1:]
+		if c != '\n' {
+			if s.n < len(s.line) {
+				s.line[s.n] = c
+			}
+			s.n++
+			continue
+		}
+		n := s.n
+		s.n = 0
+		if n == 0 || n == 1 && s.line[0] == '\r' {
+			if s.lines > 0 && s.endBlock() {
+				dup = true
+			}
+			s.reset()
+			continue
+		}
+		s.lines++
+		if s.lines == 1 {
+			continue
+		}
+		if n > len(s.line) {
+			s.header(s.line[:], true)
+			continue
+		}
+		l := s.line[:n]
+		if l[n-1] == '\r' {
+			l = l[:n-1]
+		}
+		s.header(l, false)
+	}
+	return dup
+}
+
+// FuzzFramingScannerByByte: scan agrees with scanByByte on every read of
+// any stream, and leaves the same state.
+func FuzzFramingScannerByByte(f *testing.F) {
+	for _, tc := range framingCases {
+		f.Add([]byte(tc.stream), uint8(5))
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, size uint8) {
+		var s, ref framingScanner
+		step := int(size%64) + 1
+		for b := stream; len(b) > 0; {
+			n := min(step, len(b))
+			if got, want := s.scan(b[:n]), ref.scanByByte(b[:n]); got != want || s != ref {
+				t.Fatalf("read %q: scan = %v, %+v; byte by byte: %v, %+v", b[:n], got, s, want, ref)
+			}
+			b = b[n:]
+		}
+	})
+}

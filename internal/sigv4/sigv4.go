@@ -82,12 +82,13 @@ type Auth struct {
 	// that needs an authenticated body (KMS) should refuse such requests.
 	UnsignedPayload bool
 
-	amzDate          string   // the request time as signed, ISO 8601 basic
-	contentSHA256    string   // X-Amz-Content-Sha256 as sent: "", UNSIGNED-PAYLOAD or hex
-	scope            string   // "date/region/service/aws4_request"
-	signedHeadersRaw string   // the SignedHeaders list as sent
-	signature        [32]byte // the client's signature, decoded
-	signatureOK      bool     // the client's signature was 64 hex digits
+	amzDate          string     // the request time as signed, ISO 8601 basic
+	contentSHA256    string     // X-Amz-Content-Sha256 as sent: "", UNSIGNED-PAYLOAD or hex
+	scope            string     // "date/region/service/aws4_request"
+	signedHeadersRaw string     // the SignedHeaders list as sent
+	signature        [32]byte   // the client's signature, decoded
+	signatureOK      bool       // the client's signature was 64 hex digits
+	headers          [12]string // SignedHeaders' storage when it fits (an SDK signs 5 to 8)
 }
 
 // String describes a without its session token or signature. Its value
@@ -348,15 +349,24 @@ func (a *Auth) setContentSHA256(values []string) error {
 // the scope date and that Host is signed. a.Time must be set.
 func (a *Auth) finish(cred, signed, sig string) error {
 	akid, scope, _ := strings.Cut(cred, "/")
-	parts := strings.Split(scope, "/")
-	if akid == "" || len(parts) != 4 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+	var parts [4]string // date/region/service/terminator: exactly three slashes
+	rest, n := scope, 0
+	for ; n < 3; n++ {
+		var ok bool
+		if parts[n], rest, ok = strings.Cut(rest, "/"); !ok {
+			break
+		}
+	}
+	parts[n] = rest
+	if akid == "" || n != 3 || strings.Contains(rest, "/") || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return incomplete(`Credential is malformed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request"`)
 	}
 	if parts[3] != scopeTerminator {
 		return incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", truncate(parts[3]))
 	}
 	a.AccessKeyID, a.Date, a.Region, a.Service, a.scope = akid, parts[0], parts[1], parts[2], scope
-	if day := a.Time.Format(scopeDateLayout); a.Date != day {
+	var db [16]byte
+	if day := a.Time.AppendFormat(db[:0], scopeDateLayout); a.Date != string(day) {
 		return invalid("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", truncate(a.Date), day, a.amzDate)
 	}
 
@@ -364,7 +374,10 @@ func (a *Auth) finish(cred, signed, sig string) error {
 	if n := strings.Count(signed, ";") + 1; n > maxSignedHeaders {
 		return incomplete("SignedHeaders lists %d headers, more than the %d allowed", n, maxSignedHeaders)
 	}
-	a.SignedHeaders = strings.Split(signed, ";")
+	a.SignedHeaders = a.headers[:0]
+	for h := range strings.SplitSeq(signed, ";") {
+		a.SignedHeaders = append(a.SignedHeaders, h)
+	}
 	for _, h := range a.SignedHeaders {
 		if h == "" {
 			return incomplete("SignedHeaders must be a ';'-separated list of header names, not '%s'", truncate(signed))

@@ -80,17 +80,27 @@ const (
 	jsonContent    = "application/x-amz-json-1.1"
 )
 
+// jsonContentValue is the Content-Type of every JSON answer, as a header
+// value: shared, never modified (net/http only reads it).
+var jsonContentValue = []string{jsonContent}
+
 func newRequestID() string {
 	var b [16]byte
 	rand.Read(b[:])
-	s := hex.EncodeToString(b[:])
-	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+	var u [36]byte
+	hex.Encode(u[0:8], b[0:4])
+	hex.Encode(u[9:13], b[4:6])
+	hex.Encode(u[14:18], b[6:8])
+	hex.Encode(u[19:23], b[8:10])
+	hex.Encode(u[24:36], b[10:16])
+	u[8], u[13], u[18], u[23] = '-', '-', '-', '-'
+	return string(u[:])
 }
 
 // ServeHTTP routes a request to its protocol.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
-	w.Header().Set("x-amzn-RequestId", reqID)
+	w.Header()["X-Amzn-Requestid"] = []string{reqID} // http.CanonicalHeaderKey("x-amzn-RequestId"), not worked out per request
 	target := r.Header.Get("X-Amz-Target")
 	switch {
 	case strings.HasPrefix(target, "TrentService."):

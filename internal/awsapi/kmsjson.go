@@ -183,8 +183,9 @@ func (h *Handler) serveKMS(w http.ResponseWriter, r *http.Request, reqID, name s
 		h.writeError(w, reqID, name, err)
 		return
 	}
-	w.Header().Set("Content-Type", jsonContent)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	hdr := w.Header()
+	hdr["Content-Type"] = jsonContentValue
+	hdr["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 }

@@ -41,6 +41,7 @@ type segTrail struct {
 	frames []byte
 	offs   []int64
 	effect []byte // a frame's effect, encoded (reused)
+	errs   []error
 
 	mu      sync.Mutex
 	pending []*segGroup // durable, not yet applied, in order
@@ -300,7 +301,11 @@ func (st *segTrail) addEffect(g *segGroup, b []byte) error {
 // has it).
 func (t *Trail) commitSegment(batch []*waiter) (errs []error, storeErr error) {
 	st := t.seg
-	errs = make([]error, len(batch))
+	if cap(st.errs) < len(batch) {
+		st.errs = make([]error, len(batch))
+	}
+	errs = st.errs[:len(batch)] // the leader's (lead is done with it before the next leader starts)
+	clear(errs)
 	frames, offs := st.frames[:0], st.offs[:0]
 	seq, prev := st.seq, st.hash
 	g := &segGroup{first: seq + 1}

@@ -260,6 +260,7 @@ type Trail struct {
 	queue   []*waiter
 	leading bool
 	held    []*waiter // acknowledged while the store refused writes (MayWait)
+	batch   []*waiter // the leader's batch, reused (leader only)
 
 	appended, groups atomic.Int64 // Appends, and the transactions that wrote them
 	txRecords        atomic.Int64 // AppendTx's, in transactions that committed (stats.go)
@@ -510,7 +511,7 @@ func (t *Trail) lead(me *waiter) (mine error) {
 	n := min(len(t.queue), maxBatch)
 	held := t.held
 	t.held = nil
-	batch := append(held[:len(held):len(held)], t.queue[:n]...)
+	batch := append(append(t.batch[:0], held...), t.queue[:n]...)
 	t.queue = slices.Delete(t.queue, 0, n)
 	t.mu.Unlock()
 
@@ -527,7 +528,11 @@ func (t *Trail) lead(me *waiter) (mine error) {
 			}
 			mine = errors.New("audit: group commit failed")
 		}
+		clear(batch) // the next leader's, with no waiter kept alive
 		t.mu.Lock()
+		if cap(batch) <= maxBatch+MaxHeld {
+			t.batch = batch[:0]
+		}
 		switch {
 		case len(t.queue) == 0:
 			t.leading = false

@@ -64,9 +64,27 @@ type keyRecord struct {
 	// primary key's Region and the replicas' Regions, sorted.
 	PrimaryRegion  string   `json:"primaryRegion,omitempty"`
 	ReplicaRegions []string `json:"replicaRegions,omitempty"`
+
+	// arnOf is the key's ARN, as the record cache works it out once for
+	// the copies it hands out (memoARN), with the region, account and id
+	// it was made of: arn() uses it only while they are the record's.
+	arnOf arnMemo
 }
 
-func (k *keyRecord) arn() string { return arn.Key(k.Region, k.Account, k.ID) }
+type arnMemo struct{ arn, region, account, id string }
+
+// memoARN notes k's ARN in k, for arn() and for the copies of k. Only on a
+// record nothing else reads yet: arn() itself never writes.
+func (k *keyRecord) memoARN() {
+	k.arnOf = arnMemo{arn.Key(k.Region, k.Account, k.ID), k.Region, k.Account, k.ID}
+}
+
+func (k *keyRecord) arn() string {
+	if m := &k.arnOf; m.arn != "" && m.region == k.Region && m.account == k.Account && m.id == k.ID {
+		return m.arn
+	}
+	return arn.Key(k.Region, k.Account, k.ID)
+}
 
 func (k *keyRecord) material(version uint32) *materialRecord {
 	for i := range k.Materials {

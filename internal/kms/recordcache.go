@@ -74,6 +74,7 @@ func (c *recordCache) miss(scope, id string, b []byte) (*keyRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	k.memoARN() // before any copy: they all have it
 	e := cachedRecord{raw: b, rec: cloneRecord(k)}
 	c.mu.Lock()
 	if _, ok := c.m[recordID{scope, id}]; !ok && len(c.m) >= c.max {

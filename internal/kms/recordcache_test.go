@@ -169,3 +169,35 @@ func BenchmarkGetKeyRecord(b *testing.B) {
 		}
 	})
 }
+
+// TestRecordARNMemo: copies from the cache know their ARN without
+// formatting it, and a copy whose region, account or id is changed (a
+// replica made from its primary's record) answers its own.
+func TestRecordARNMemo(t *testing.T) {
+	c := &recordCache{max: 4, m: make(map[recordID]cachedRecord)}
+	v, _ := json.Marshal(&keyRecord{ID: "1234abcd-12ab-34cd-56ef-1234567890ab", Account: "111122223333", Region: "us-east-1"})
+	want := "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	c.decode("s", "k", v)
+	k, _ := c.decode("s", "k", v) // a hit: a copy
+	if k.arnOf.arn != want {
+		t.Fatalf("a copy from the cache has ARN memo %q, want %q", k.arnOf.arn, want)
+	}
+	if got := k.arn(); got != want {
+		t.Fatalf("arn() = %q, want %q", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { k.arn() }); n != 0 {
+		t.Errorf("arn() of a cached copy allocates %v times", n)
+	}
+	k.Region = "eu-west-1"
+	if got := k.arn(); got != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" {
+		t.Errorf("after a region change arn() = %q", got)
+	}
+	k.Region, k.Account = "us-east-1", "444455556666"
+	if got := k.arn(); got != "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab" {
+		t.Errorf("after an account change arn() = %q", got)
+	}
+	k.Account, k.ID = "111122223333", "mrk-1"
+	if got := k.arn(); got != "arn:aws:kms:us-east-1:111122223333:key/mrk-1" {
+		t.Errorf("after an id change arn() = %q", got)
+	}
+}

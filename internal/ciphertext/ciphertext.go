@@ -234,12 +234,12 @@ func Seal(material []byte, account, keyID string, materialVersion uint32, plaint
 		return nil, errors.New("ciphertext: invalid key reference")
 	}
 	bl := &Blob{Account: account, KeyID: keyID, MaterialVersion: materialVersion}
-	if _, err := rand.Read(bl.Salt[:]); err != nil {
+	var rnd [saltLen + nonceLen]byte // one read for both
+	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, err
 	}
-	if _, err := rand.Read(bl.Nonce[:]); err != nil {
-		return nil, err
-	}
+	copy(bl.Salt[:], rnd[:saltLen])
+	copy(bl.Nonce[:], rnd[saltLen:])
 	aead, err := gcmFor(material, bl.Salt[:])
 	if err != nil {
 		return nil, err

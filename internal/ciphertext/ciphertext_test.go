@@ -223,3 +223,28 @@ func BenchmarkOpen64Context(b *testing.B) {
 		}
 	}
 }
+
+// TestSealFreshRandomness: every blob has its own salt and nonce (never
+// repeated, never zero, the nonce not the salt's start), so that no two
+// messages share a message key and nonce.
+func TestSealFreshRandomness(t *testing.T) {
+	m := testMaterial(t)
+	salts, nonces := map[[saltLen]byte]bool{}, map[[nonceLen]byte]bool{}
+	for range 200 {
+		b, err := Seal(m, acct, kid, 1, []byte("same plaintext"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if salts[bl.Salt] || nonces[bl.Nonce] {
+			t.Fatalf("a salt or nonce came twice: %x %x", bl.Salt, bl.Nonce)
+		}
+		if bl.Salt == [saltLen]byte{} || bl.Nonce == [nonceLen]byte{} || bytes.Equal(bl.Salt[:nonceLen], bl.Nonce[:]) {
+			t.Fatalf("salt %x, nonce %x", bl.Salt, bl.Nonce)
+		}
+		salts[bl.Salt], nonces[bl.Nonce] = true, true
+	}
+}

@@ -381,7 +381,10 @@ func (s *Service) GenerateRandom(ctx context.Context, c *Call, in *GenerateRando
 // always has an encryption context for conditions, possibly empty.
 func nonNil(ec map[string]string) map[string]string {
 	if ec == nil {
-		return map[string]string{}
+		return noContext
 	}
 	return ec
 }
+
+// noContext is the empty encryption context, shared: read, never written.
+var noContext = map[string]string{}

@@ -298,7 +298,10 @@ func (s *Service) resolve(ctx context.Context, c *Call, ref string) (*resolved, 
 	if err == nil && s.deletionDue(out.key) { // due since a cached entry was read: gone, as resolveIn says
 		return nil, errNotFound("Key '%s' does not exist", out.key.arn())
 	}
-	var missing *errManagedKeyMissing
+	if err == nil {
+		return out, nil
+	}
+	var missing *errManagedKeyMissing // declared here: it escapes to errors.As, and most calls have no error
 	if errors.As(err, &missing) {
 		if err := s.createManagedKey(ctx, missing.account, missing.region, missing.service); err != nil {
 			return nil, err

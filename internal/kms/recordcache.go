@@ -2,7 +2,7 @@ package kms
 
 import (
 	"bytes"
-	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -88,112 +88,28 @@ func (c *recordCache) miss(scope, id string, b []byte) (*keyRecord, error) {
 	return k, nil
 }
 
-// cloneRecord returns a deep copy of k: no slice, map or pointer of the
-// copy is shared with k (unexported fields, which decoding leaves zero,
-// are copied as they are). A field added to keyRecord or to a type it
-// holds is copied without changing this function (TestCloneRecord).
+// cloneRecord returns a deep copy of k: no slice or pointer of the copy is
+// shared with k (unexported fields are copied as they are). It is written
+// out, not driven by reflection, because every request pays for it;
+// TestCloneRecord fills every field keyRecord and the types it holds have
+// or will grow, and fails if a copy differs or shares anything: a field
+// added without a line here fails it.
 func cloneRecord(k *keyRecord) *keyRecord {
 	out := new(keyRecord)
-	deepCopy(reflect.ValueOf(out).Elem(), reflect.ValueOf(k).Elem())
+	*out = *k
+	out.Tags = slices.Clone(k.Tags) // Tag, materialInfo: values only
+	out.MaterialInfo = slices.Clone(k.MaterialInfo)
+	out.ReplicaRegions = slices.Clone(k.ReplicaRegions)
+	if k.Materials != nil {
+		out.Materials = make([]materialRecord, len(k.Materials))
+		for i, m := range k.Materials {
+			m.Sealed = bytes.Clone(m.Sealed)
+			out.Materials[i] = m
+		}
+	}
+	if k.Rotation != nil {
+		r := *k.Rotation
+		out.Rotation = &r
+	}
 	return out
-}
-
-// refFields caches referenceFields: reflect.Type → []int.
-var refFields sync.Map
-
-// referenceFields returns the indices of the exported fields of struct
-// type t that hold slices, maps, pointers or interfaces, directly or in a
-// struct or array.
-func referenceFields(t reflect.Type) []int {
-	if v, ok := refFields.Load(t); ok {
-		return v.([]int)
-	}
-	var out []int
-	for i := range t.NumField() {
-		if f := t.Field(i); f.IsExported() && holdsReference(f.Type) {
-			out = append(out, i)
-		}
-	}
-	refFields.Store(t, out)
-	return out
-}
-
-func holdsReference(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
-		return true
-	case reflect.Array:
-		return holdsReference(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if holdsReference(t.Field(i).Type) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// deepCopy copies src into dst, a settable zero value of the same type.
-func deepCopy(dst, src reflect.Value) {
-	switch src.Kind() {
-	case reflect.Struct:
-		// Copy the struct whole, then redo the fields that refer to
-		// memory.
-		dst.Set(src)
-		for _, i := range referenceFields(src.Type()) {
-			f := dst.Field(i)
-			f.SetZero()
-			deepCopy(f, src.Field(i))
-		}
-	case reflect.Pointer:
-		if !src.IsNil() {
-			p := reflect.New(src.Type().Elem())
-			deepCopy(p.Elem(), src.Elem())
-			dst.Set(p)
-		}
-	case reflect.Slice:
-		if src.IsNil() {
-			return
-		}
-		n := src.Len()
-		s := reflect.MakeSlice(src.Type(), n, n)
-		if src.Type().Elem().Kind() == reflect.Uint8 {
-			reflect.Copy(s, src)
-		} else {
-			for i := range n {
-				deepCopy(s.Index(i), src.Index(i))
-			}
-		}
-		dst.Set(s)
-	case reflect.Map:
-		if src.IsNil() {
-			return
-		}
-		m := reflect.MakeMapWithSize(src.Type(), src.Len())
-		for it := src.MapRange(); it.Next(); {
-			v := reflect.New(src.Type().Elem()).Elem()
-			deepCopy(v, it.Value())
-			m.SetMapIndex(it.Key(), v)
-		}
-		dst.Set(m)
-	case reflect.Interface:
-		if !src.IsNil() {
-			v := reflect.New(src.Elem().Type()).Elem()
-			deepCopy(v, src.Elem())
-			dst.Set(v)
-		}
-	case reflect.Array:
-		dst.Set(src)
-		if holdsReference(src.Type().Elem()) {
-			for i := range src.Len() {
-				e := dst.Index(i)
-				e.SetZero()
-				deepCopy(e, src.Index(i))
-			}
-		}
-	default: // values; JSON decodes no channels or functions
-
-		dst.Set(src)
-	}
 }

@@ -50,7 +50,7 @@ func fill(t *testing.T, v reflect.Value, depth int) {
 	case reflect.Interface:
 		v.Set(reflect.ValueOf(map[string]any{"x": []any{"y"}}))
 	default:
-		t.Fatalf("fill: a %s in keyRecord: teach fill and deepCopy about it", v.Kind())
+		t.Fatalf("fill: a %s in keyRecord: teach fill and cloneRecord about it", v.Kind())
 	}
 }
 

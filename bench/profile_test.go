@@ -31,6 +31,7 @@ import (
 	"strongroom/bench/internal/load"
 	"strongroom/internal/app"
 	"strongroom/internal/clock"
+	"strongroom/internal/metrics"
 	"strongroom/internal/rootkey"
 	"strongroom/internal/server"
 	"strongroom/internal/store/bolt"
@@ -84,8 +85,10 @@ func TestProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	creds := app.NewCredentials()
+	m := metrics.NewSet() // as serve: the request metrics are part of the work
 	a, err := app.New(context.Background(), app.Options{
-		Store: st, Sealer: sealer, Clock: clock.System{},
+		Metrics: m,
+		Store:   st, Sealer: sealer, Clock: clock.System{},
 		Account: "111122223333", Region: "us-east-1", EncryptLimit: 1 << 20,
 		BootstrapKey:   creds,
 		AuditDir:       filepath.Join(dir, "audit"), // as serve has it
@@ -99,7 +102,7 @@ func TestProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(ln, a.Handler, nil)
+	srv := server.New(ln, a.Handler, nil, server.WithMetrics(m), server.WithReadiness(a.Ready))
 	go srv.Serve()
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -270,6 +270,12 @@ func (r *AuditRecorder) Record(ctx context.Context, ev *Event) error {
 	// Append encoded the event before it returned and keeps no reference
 	// to it: it serves the next record.
 	req, resp, res := e.Event.RawRequestParameters[:0], e.Event.RawResponseElements[:0], e.Event.Resources[:0]
+	if cap(req) > 16<<10 { // a large policy's: not kept for every call
+		req = nil
+	}
+	if cap(resp) > 16<<10 {
+		resp = nil
+	}
 	*e.Event = audit.Event{RawRequestParameters: req, RawResponseElements: resp, Resources: res}
 	events.Put(e.Event)
 	return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -563,7 +564,7 @@ func (t *Trail) outboxWrite(tx store.Tx, e *Entry) (*waiter, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	id := fmt.Sprintf("%020d-%s", time.Now().UnixNano(), NewEventID())
+	id := outboxID(time.Now().UnixNano(), NewEventID())
 	// outboxEntry's JSON, built around the event's (which appendJSON made
 	// valid): json.Marshal would validate and compact it again.
 	v := make([]byte, 0, len(`{"event":}`)+len(w.body))
@@ -582,6 +583,19 @@ func (t *Trail) outboxWrite(tx store.Tx, e *Entry) (*waiter, string, error) {
 		}
 	}
 	return w, id, nil
+}
+
+// outboxID names an outbox record: its time, zero-padded to 20 digits so
+// that ids sort as times do, and a random id ("%020d-%s").
+func outboxID(nanos int64, random string) string {
+	var b [20 + 1 + 36]byte
+	d := strconv.AppendInt(b[:0], nanos, 10)
+	n := copy(b[20-len(d):], d)
+	for i := range 20 - n {
+		b[i] = '0'
+	}
+	b[20] = '-'
+	return string(append(b[:21], random...))
 }
 
 // AppendTxQueued is AppendTx for a caller that can say when tx has ended:

@@ -45,6 +45,7 @@ import (
 	"strongroom/internal/clock"
 	"strongroom/internal/rootkey"
 	"strongroom/internal/store"
+	"strongroom/internal/uuid"
 )
 
 // Event is one record in CloudTrail's shape (record version 1.08). Fields
@@ -156,18 +157,7 @@ func lastIndexByte(s string, c byte) int {
 
 // NewEventID returns a random CloudTrail event id (a version 4 UUID).
 func NewEventID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var u [36]byte
-	hex.Encode(u[0:8], b[0:4])
-	hex.Encode(u[9:13], b[4:6])
-	hex.Encode(u[14:18], b[6:8])
-	hex.Encode(u[19:23], b[8:10])
-	hex.Encode(u[24:36], b[10:16])
-	u[8], u[13], u[18], u[23] = '-', '-', '-', '-'
-	return string(u[:])
+	return uuid.New()
 }
 
 // Entry is one record to append.

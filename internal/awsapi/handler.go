@@ -8,8 +8,6 @@ package awsapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -24,6 +22,7 @@ import (
 	"strongroom/internal/kms"
 	"strongroom/internal/quota"
 	"strongroom/internal/sigv4"
+	"strongroom/internal/uuid"
 )
 
 // Config configures a Handler.
@@ -84,22 +83,9 @@ const (
 // value: shared, never modified (net/http only reads it).
 var jsonContentValue = []string{jsonContent}
 
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	var u [36]byte
-	hex.Encode(u[0:8], b[0:4])
-	hex.Encode(u[9:13], b[4:6])
-	hex.Encode(u[14:18], b[6:8])
-	hex.Encode(u[19:23], b[8:10])
-	hex.Encode(u[24:36], b[10:16])
-	u[8], u[13], u[18], u[23] = '-', '-', '-', '-'
-	return string(u[:])
-}
-
 // ServeHTTP routes a request to its protocol.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newRequestID()
+	reqID := uuid.New()
 	w.Header()["X-Amzn-Requestid"] = []string{reqID} // http.CanonicalHeaderKey("x-amzn-RequestId"), not worked out per request
 	target := r.Header.Get("X-Amz-Target")
 	switch {

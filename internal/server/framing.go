@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"sync/atomic"
 )
@@ -209,13 +207,4 @@ func parseLength(b []byte) int64 {
 		v = v*10 + int64(c-'0')
 	}
 	return v
-}
-
-// newRequestID returns a request id for a response the API handler never
-// sees (a refusal by guard), in the form the AWS SDKs read.
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	s := hex.EncodeToString(b[:])
-	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
 }

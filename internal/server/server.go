@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"strongroom/internal/metrics"
+	"strongroom/internal/uuid"
 )
 
 // Limits of the HTTP layer. Per-operation body limits live in awsapi.
@@ -195,7 +196,7 @@ func guard(next http.Handler) http.Handler {
 }
 
 func reject(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("x-amzn-RequestId", newRequestID())
+	w.Header().Set("x-amzn-RequestId", uuid.New())
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("Connection", "close")
 	w.WriteHeader(status)

@@ -20,11 +20,11 @@ import (
 // context not walked by reflection. FuzzAppendWhitelist holds the two
 // byte for byte equal.
 func appendWhitelist(b []byte, v any, names []string) []byte {
-	if q, ok := v.(url.Values); ok || v == nil || len(names) == 0 {
-		if ok {
-			return appendJSON(b, whitelistQuery(q, names))
-		}
+	if v == nil || len(names) == 0 {
 		return append(b, "null"...)
+	}
+	if q, ok := v.(url.Values); ok {
+		return appendJSON(b, whitelistQuery(q, names))
 	}
 	rv := reflect.ValueOf(v)
 	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
@@ -48,10 +48,9 @@ func appendWhitelist(b []byte, v any, names []string) []byte {
 			b = append(b, ',')
 		}
 	}
-	if len(b) == start+1 {
-		return append(b[:start], "null"...)
+	if b, ok = closeOpen(b, start, '}'); !ok {
+		return append(b, "null"...)
 	}
-	b[len(b)-1] = '}' // the last member's comma
 	return b
 }
 
@@ -127,11 +126,7 @@ func appendSafe(b []byte, v reflect.Value, depth int) ([]byte, bool) {
 				b = append(b, ',')
 			}
 		}
-		if len(b) == start+1 {
-			return b[:start], false
-		}
-		b[len(b)-1] = ']'
-		return b, true
+		return closeOpen(b, start, ']')
 	case reflect.Map:
 		if v.Type().Key().Kind() != reflect.String || v.Len() == 0 {
 			return b, false
@@ -149,11 +144,7 @@ func appendSafe(b []byte, v reflect.Value, depth int) ([]byte, bool) {
 				b = append(b, ',')
 			}
 		}
-		if len(b) == start+1 {
-			return b[:start], false
-		}
-		b[len(b)-1] = '}'
-		return b, true
+		return closeOpen(b, start, '}')
 	case reflect.Struct:
 		switch v.Type() {
 		case timeType:
@@ -181,13 +172,20 @@ func appendSafe(b []byte, v reflect.Value, depth int) ([]byte, bool) {
 				b = append(b, ',')
 			}
 		}
-		if len(b) == start+1 {
-			return b[:start], false
-		}
-		b[len(b)-1] = '}'
-		return b, true
+		return closeOpen(b, start, '}')
 	}
 	return b, false
+}
+
+// closeOpen ends the list or object opened at b[start], whose members
+// are each followed by a comma: the last comma becomes end. An empty one
+// is taken out again, and ok is false.
+func closeOpen(b []byte, start int, end byte) (_ []byte, ok bool) {
+	if len(b) == start+1 {
+		return b[:start], false
+	}
+	b[len(b)-1] = end
+	return b, true
 }
 
 // appendStringMap is appendSafe of a map[string]string (an encryption
@@ -222,56 +220,46 @@ func appendTime(b []byte, t time.Time) []byte {
 	return audit.AppendJSONString(b, string(t.UTC().AppendFormat(tb[:0], audit.TimeFormat)))
 }
 
-var sortedFieldsCache sync.Map // whitelistKey → sortedFields
+var sortedFieldsCache sync.Map // whitelistKey → sortedList[recordedField]
 
-type sortedFields struct {
-	fs []recordedField
-	ok bool // no two members share a recorded name
-}
-
-// sortedWhitelistFields is whitelistFields in the order of their recorded
-// names; ok is false when two share a name (the map whitelist builds keeps
-// one of them, which appendWhitelist leaves to whitelist to work out).
-func sortedWhitelistFields(t reflect.Type, names []string) ([]recordedField, bool) {
-	k := whitelistKey{t, &names[0]}
-	if v, ok := sortedFieldsCache.Load(k); ok {
-		s := v.(sortedFields)
-		return s.fs, s.ok
-	}
-	fs := slices.Clone(whitelistFields(t, names))
-	slices.SortStableFunc(fs, func(x, y recordedField) int { return strings.Compare(x.name, y.name) })
-	s := sortedFields{fs, true}
-	for i := 1; i < len(fs); i++ {
-		if fs[i].name == fs[i-1].name {
-			s.ok = false
-		}
-	}
-	sortedFieldsCache.Store(k, s)
-	return s.fs, s.ok
-}
-
-var sortedMembersCache sync.Map // reflect.Type → sortedMembersOf
-
-type sortedMembersOf struct {
-	ms []recordedMember
+// sortedList is a list of members in the order of their recorded names;
+// ok is false when two share a name (the map whitelist and safeValue
+// build keeps one of them: appendWhitelist leaves those to them).
+type sortedList[T any] struct {
+	xs []T
 	ok bool
 }
 
-// sortedMembers is recordedMembers in the order of their recorded names;
-// ok is false when two share a name.
-func sortedMembers(t reflect.Type) ([]recordedMember, bool) {
-	if v, ok := sortedMembersCache.Load(t); ok {
-		s := v.(sortedMembersOf)
-		return s.ms, s.ok
-	}
-	ms := slices.Clone(recordedMembers(t))
-	slices.SortStableFunc(ms, func(x, y recordedMember) int { return strings.Compare(x.name, y.name) })
-	s := sortedMembersOf{ms, true}
-	for i := 1; i < len(ms); i++ {
-		if ms[i].name == ms[i-1].name {
-			s.ok = false
+func sortByName[T any](xs []T, name func(T) string) sortedList[T] {
+	xs = slices.Clone(xs)
+	slices.SortStableFunc(xs, func(x, y T) int { return strings.Compare(name(x), name(y)) })
+	for i := 1; i < len(xs); i++ {
+		if name(xs[i]) == name(xs[i-1]) {
+			return sortedList[T]{xs, false}
 		}
 	}
-	sortedMembersCache.Store(t, s)
-	return s.ms, s.ok
+	return sortedList[T]{xs, true}
+}
+
+// sortedWhitelistFields is whitelistFields sorted by recorded name.
+func sortedWhitelistFields(t reflect.Type, names []string) ([]recordedField, bool) {
+	k := whitelistKey{t, &names[0]}
+	v, ok := sortedFieldsCache.Load(k)
+	if !ok {
+		v, _ = sortedFieldsCache.LoadOrStore(k, sortByName(whitelistFields(t, names), func(f recordedField) string { return f.name }))
+	}
+	s := v.(sortedList[recordedField])
+	return s.xs, s.ok
+}
+
+var sortedMembersCache sync.Map // reflect.Type → sortedList[recordedMember]
+
+// sortedMembers is recordedMembers sorted by recorded name.
+func sortedMembers(t reflect.Type) ([]recordedMember, bool) {
+	v, ok := sortedMembersCache.Load(t)
+	if !ok {
+		v, _ = sortedMembersCache.LoadOrStore(t, sortByName(recordedMembers(t), func(m recordedMember) string { return m.name }))
+	}
+	s := v.(sortedList[recordedMember])
+	return s.xs, s.ok
 }

@@ -108,37 +108,44 @@ func (s *framingScanner) scan(b []byte) (dup bool) {
 			return dup
 		}
 		b = b[i+1:]
-		n := s.n
-		s.n = 0
-		if n == 0 || n == 1 && s.line[0] == '\r' {
-			// An empty line ends a header block (or precedes a request
-			// line, which net/http refuses).
-			if s.lines > 0 && s.endBlock() {
-				dup = true
-			}
-			s.reset()
-			continue
+		if s.endLine() {
+			dup = true
 		}
-		s.lines++
-		if s.lines == 1 {
-			continue // the request line
-		}
-		if n > len(s.line) {
-			// Only a line's start is kept: enough for a header's name
-			// and a sane Content-Length, not for a padded one.
-			s.header(s.line[:], true)
-			continue
-		}
+	}
+	return dup
+}
+
+// endLine ends the current line (s.line holds its start, s.n its length)
+// and reports whether it ended a header block with a duplicate
+// Content-Length.
+func (s *framingScanner) endLine() (dup bool) {
+	n := s.n
+	s.n = 0
+	if n == 0 || n == 1 && s.line[0] == '\r' {
+		// An empty line ends a header block (or precedes a request
+		// line, which net/http refuses).
+		dup = s.lines > 0 && s.endBlock()
+		s.reset()
+		return dup
+	}
+	s.lines++
+	switch {
+	case s.lines == 1: // the request line
+	case n > len(s.line):
+		// Only a line's start is kept: enough for a header's name and a
+		// sane Content-Length, not for a padded one.
+		s.header(s.line[:], true)
+	default:
 		l := s.line[:n]
 		if l[n-1] == '\r' {
 			l = l[:n-1]
 		}
 		s.header(l, false)
 	}
-	return dup
+	return false
 }
 
-// header notes a header line (its lower-cased start, cut if long).
+// header notes a header line (its start, cut if long).
 func (s *framingScanner) header(l []byte, cut bool) {
 	switch {
 	case hasPrefix(l, clName):

@@ -75,7 +75,7 @@ func FuzzFramingScanner(f *testing.F) {
 }
 
 // scanByByte is the scanner's first form, a byte at a time: the reference
-// scan must agree with.
+// scan's search for line ends must agree with.
 func (s *framingScanner) scanByByte(b []byte) (dup bool) {
 	for len(b) > 0 && !s.stopped {
 		if s.skip > 0 {
@@ -93,28 +93,9 @@ func (s *framingScanner) scanByByte(b []byte) (dup bool) {
 			s.n++
 			continue
 		}
-		n := s.n
-		s.n = 0
-		if n == 0 || n == 1 && s.line[0] == '\r' {
-			if s.lines > 0 && s.endBlock() {
-				dup = true
-			}
-			s.reset()
-			continue
+		if s.endLine() {
+			dup = true
 		}
-		s.lines++
-		if s.lines == 1 {
-			continue
-		}
-		if n > len(s.line) {
-			s.header(s.line[:], true)
-			continue
-		}
-		l := s.line[:n]
-		if l[n-1] == '\r' {
-			l = l[:n-1]
-		}
-		s.header(l, false)
 	}
 	return dup
 }

@@ -349,22 +349,17 @@ func (a *Auth) setContentSHA256(values []string) error {
 // the scope date and that Host is signed. a.Time must be set.
 func (a *Auth) finish(cred, signed, sig string) error {
 	akid, scope, _ := strings.Cut(cred, "/")
-	var parts [4]string // date/region/service/terminator: exactly three slashes
-	rest, n := scope, 0
-	for ; n < 3; n++ {
-		var ok bool
-		if parts[n], rest, ok = strings.Cut(rest, "/"); !ok {
-			break
-		}
-	}
-	parts[n] = rest
-	if akid == "" || n != 3 || strings.Contains(rest, "/") || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+	// date/region/service/terminator: exactly three slashes.
+	date, rest, _ := strings.Cut(scope, "/")
+	region, rest, _ := strings.Cut(rest, "/")
+	service, term, _ := strings.Cut(rest, "/")
+	if akid == "" || strings.Count(scope, "/") != 3 || date == "" || region == "" || service == "" {
 		return incomplete(`Credential is malformed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request"`)
 	}
-	if parts[3] != scopeTerminator {
-		return incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", truncate(parts[3]))
+	if term != scopeTerminator {
+		return incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", truncate(term))
 	}
-	a.AccessKeyID, a.Date, a.Region, a.Service, a.scope = akid, parts[0], parts[1], parts[2], scope
+	a.AccessKeyID, a.Date, a.Region, a.Service, a.scope = akid, date, region, service, scope
 	var db [16]byte
 	if day := a.Time.AppendFormat(db[:0], scopeDateLayout); a.Date != string(day) {
 		return invalid("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", truncate(a.Date), day, a.amzDate)

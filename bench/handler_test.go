@@ -7,20 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
-	"strongroom/internal/app"
-	"strongroom/internal/clock"
-	"strongroom/internal/rootkey"
-	"strongroom/internal/store/bolt"
 )
 
 // BenchmarkHandler measures the API handler alone, in this process, without
@@ -36,28 +29,7 @@ import (
 // cpu-µs/op is the whole process's CPU time per request (the audit trail's
 // syncer and applier included), ns/op the handler's wall time.
 func BenchmarkHandler(b *testing.B) {
-	dir := b.TempDir()
-	sealer, err := rootkey.OpenFile(filepath.Join(dir, "root.key"), true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := bolt.Open(dir, bolt.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	creds := app.NewCredentials()
-	a, err := app.New(context.Background(), app.Options{
-		Store: st, Sealer: sealer, Clock: clock.System{},
-		Account: "111122223333", Region: "us-east-1", EncryptLimit: 1 << 20,
-		BootstrapKey:   creds,
-		AuditDir:       filepath.Join(dir, "audit"),
-		AuditSyncDelay: app.DefaultAuditSyncDelay,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a, creds := serveApp(b, nil)
 	awsCreds := aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey}
 
 	// call signs one request and returns a function that serves a copy of
@@ -147,8 +119,6 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	w.body = append(w.body, p...)
 	return len(p), nil
 }
-
-var _ io.Writer = (*discardWriter)(nil)
 
 // processCPUTime is the user and system CPU time this process has used.
 func processCPUTime() time.Duration {

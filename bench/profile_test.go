@@ -29,12 +29,8 @@ import (
 	"time"
 
 	"strongroom/bench/internal/load"
-	"strongroom/internal/app"
-	"strongroom/internal/clock"
 	"strongroom/internal/metrics"
-	"strongroom/internal/rootkey"
 	"strongroom/internal/server"
-	"strongroom/internal/store/bolt"
 )
 
 var (
@@ -75,29 +71,8 @@ func TestProfile(t *testing.T) {
 	if err := os.MkdirAll(*profileDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	sealer, err := rootkey.OpenFile(filepath.Join(dir, "root.key"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := bolt.Open(dir, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := app.NewCredentials()
 	m := metrics.NewSet() // as serve: the request metrics are part of the work
-	a, err := app.New(context.Background(), app.Options{
-		Metrics: m,
-		Store:   st, Sealer: sealer, Clock: clock.System{},
-		Account: "111122223333", Region: "us-east-1", EncryptLimit: 1 << 20,
-		BootstrapKey:   creds,
-		AuditDir:       filepath.Join(dir, "audit"), // as serve has it
-		AuditSyncDelay: app.DefaultAuditSyncDelay,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, creds := serveApp(t, m)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +83,6 @@ func TestProfile(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-		st.Close()
 	}()
 
 	cfg, _ := json.Marshal(load.Config{

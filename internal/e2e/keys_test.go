@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,39 @@ func TestCreateKeyDefaults(t *testing.T) {
 	other := newKey(t, c, "")
 	if aws.ToString(other.KeyId) == aws.ToString(md.KeyId) {
 		t.Error("two CreateKey calls returned the same KeyId")
+	}
+}
+
+// TestKeyIDsAreTimeOrdered: a key id is a version 7 UUID whose first 48
+// bits are its creation time in milliseconds, so a key created later has
+// a greater id (the store appends it at the end of its B-tree), while the
+// rest of the id is random.
+func TestKeyIDsAreTimeOrdered(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	c := env.KMS()
+	var prev string
+	for i := range 5 {
+		env.Clock.Advance(time.Millisecond)
+		want := env.Clock.Now().UnixMilli()
+		md := must[*kms.CreateKeyOutput](t)(c.CreateKey(ctx, &kms.CreateKeyInput{})).KeyMetadata
+		id := aws.ToString(md.KeyId)
+		if !isUUID(id) || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+			t.Fatalf("KeyId = %q, want a version 7 UUID", id)
+		}
+		ms, err := strconv.ParseInt(id[:8]+id[9:13], 16, 64)
+		if err != nil || ms != want {
+			t.Errorf("KeyId %q carries %d ms, want the creation time %d", id, ms, want)
+		}
+		if i > 0 && id <= prev {
+			t.Errorf("key created after %q got %q, which does not sort after it", prev, id)
+		}
+		prev = id
+	}
+	// Two keys of the same millisecond still differ.
+	a := must[*kms.CreateKeyOutput](t)(c.CreateKey(ctx, &kms.CreateKeyInput{})).KeyMetadata
+	b := must[*kms.CreateKeyOutput](t)(c.CreateKey(ctx, &kms.CreateKeyInput{})).KeyMetadata
+	if aws.ToString(a.KeyId) == aws.ToString(b.KeyId) {
+		t.Errorf("two keys got the id %q", aws.ToString(a.KeyId))
 	}
 }
 

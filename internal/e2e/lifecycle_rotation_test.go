@@ -535,7 +535,7 @@ func TestDeletionOfEveryKindOfKey(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			id := k.make(t)
-			must[*kms.CreateAliasOutput](t)(c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/kind-" + id[:8]), TargetKeyId: aws.String(id)}))
+			must[*kms.CreateAliasOutput](t)(c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/kind-" + id[len(id)-8:]), TargetKeyId: aws.String(id)}))
 			must[*kms.ScheduleKeyDeletionOutput](t)(c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}))
 			if k.use != nil {
 				wantCode(t, k.use(id), "KMSInvalidStateException")
@@ -573,7 +573,7 @@ func TestDeletionOfEveryKindOfKey(t *testing.T) {
 		t.Run(kinds[i].name+" is gone", func(t *testing.T) {
 			_, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
 			wantCode(t, err, "NotFoundException")
-			_, err = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/kind-" + id[:8])})
+			_, err = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/kind-" + id[len(id)-8:])})
 			wantCode(t, err, "NotFoundException")
 			err = env.Store.View(ctx, func(tx store.Tx) error {
 				_, err := tx.Get(store.KindKey, testenv.Account+"/"+testenv.Region, id)

@@ -328,7 +328,7 @@ func init() {
 			return err
 		}},
 		{"CreateAlias", func(c *kms.Client, ref, _ string, _ []byte) error {
-			_, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/state-" + ref[:8]), TargetKeyId: aws.String(ref)})
+			_, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/state-" + ref[len(ref)-8:]), TargetKeyId: aws.String(ref)})
 			return err
 		}},
 		{"ListAliases", func(c *kms.Client, ref, _ string, _ []byte) error {

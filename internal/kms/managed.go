@@ -147,7 +147,7 @@ func (s *Service) createManagedKey(ctx context.Context, account, region, service
 	now := s.clock.Now()
 	period := s.managedRotationDays()
 	k := &keyRecord{
-		ID:          newKeyID(),
+		ID:          newKeyID(now),
 		Account:     account,
 		Region:      region,
 		Created:     now.Unix(),

@@ -569,7 +569,9 @@ func (t *Trail) outboxWrite(tx store.Tx, e *Entry) (*waiter, string, error) {
 	// valid): json.Marshal would validate and compact it again.
 	v := make([]byte, 0, len(`{"event":}`)+len(w.body))
 	v = append(append(append(v, `{"event":`...), w.body...), '}')
-	if err := tx.Create(store.KindAuditMeta, "", outboxPrefix+id, v); err != nil {
+	// Put, not Create: the id (a time and a random UUID) names no record
+	// yet, and Create's lookup of it was ~2% of CreateKey's CPU.
+	if err := tx.Put(store.KindAuditMeta, "", outboxPrefix+id, v); err != nil {
 		return nil, "", err
 	}
 	if e.Apply != nil {

@@ -3,15 +3,21 @@
 // the load generator. It reads each request body, decodes it with
 // encoding/json into the operation's request shape, and answers a fixed,
 // valid response of the size the real one would have. It verifies no
-// signature, evaluates no policy, does no cryptography, stores nothing and
-// records nothing: whatever Strongroom spends beyond it is the cost of
-// being a KMS.
+// signature, evaluates no policy, stores nothing and records nothing, and
+// does no cryptography but one: a Sign with RSASSA_PSS_SHA_256 is signed
+// with Go's own rsa.SignPSS (RSA-2048), since issue 7 measures Sign
+// RSA-2048 against that cost plus the HTTP floor, and this way the floor
+// is measured in the same rounds, under the same load, as Strongroom.
+// Whatever Strongroom spends beyond it is the cost of being a KMS.
 //
 //	refserver -listen 127.0.0.1:4600
 package main
 
 import (
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -114,6 +120,27 @@ var (
 	rsaSignResponse = []byte(`{"KeyId":"` + keyARN + `","Signature":"` + random(256) + `","SigningAlgorithm":"RSASSA_PSS_SHA_256"}`)
 )
 
+// rsaKey is the RSA-2048 key rsaSign signs with, made on first use (so
+// that it costs nothing to the start-up measured).
+var rsaKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return k
+})
+
+// rsaSign answers a Sign of msg with RSASSA_PSS_SHA_256 as KMS does (the
+// salt as long as the digest), with a real signature: Go's own cost.
+func rsaSign(msg []byte) []byte {
+	digest := sha256.Sum256(msg)
+	sig, err := rsa.SignPSS(rand.Reader, rsaKey(), crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return []byte(`{"KeyId":"` + keyARN + `","Signature":"` + base64.StdEncoding.EncodeToString(sig) + `","SigningAlgorithm":"RSASSA_PSS_SHA_256"}`)
+}
+
 func createKeyResponse() []byte {
 	now := strconv.FormatInt(time.Now().Unix(), 10)
 	return []byte(`{"KeyMetadata":{"AWSAccountId":"111122223333","Arn":"` + keyARN + `","CreationDate":` + now +
@@ -163,7 +190,10 @@ func handle(w http.ResponseWriter, r *http.Request) {
 		var in signInput
 		if err = decode(body, &in); err == nil {
 			out = signResponse
-			if strings.HasPrefix(in.SigningAlgorithm, "RSASSA") {
+			switch {
+			case in.SigningAlgorithm == "RSASSA_PSS_SHA_256" && in.MessageType != "DIGEST":
+				out = rsaSign(in.Message)
+			case strings.HasPrefix(in.SigningAlgorithm, "RSASSA"):
 				out = rsaSignResponse
 			}
 		}

@@ -41,8 +41,9 @@ func DefaultKeyPolicy(account string) string {
 }
 
 // newKeyID returns the id of a key created at now: a version 7 UUID, so
-// that the store appends new keys (and their meter records) at the end of
-// its B-trees rather than dirtying a random page each (docs/performance.md).
+// that the store appends new keys at the end of its B-tree (and their
+// meter records next to each other) rather than dirtying a random page
+// each (docs/performance.md, session 7).
 func newKeyID(now time.Time) string { return uuid.NewV7(now) }
 
 func validateTags(tags []Tag) error {

@@ -35,11 +35,6 @@ type entry struct {
 type scopeTab struct {
 	ids  []string             // the ids with versions, sorted
 	vers map[string][]version // by id, oldest first
-	// lastPut is the last id put, in the order of the writes; unordered
-	// says an id was put that did not sort after the one before (see
-	// order: a bucket written only in ascending order is packed full).
-	lastPut   string
-	unordered bool
 }
 
 type memtable struct {
@@ -127,12 +122,6 @@ func (m *memtable) publish(seq uint64, w *writeSet) {
 				st = &scopeTab{vers: map[string][]version{}}
 				tabs[scope] = st
 			}
-			if o := w.order[scopeKey{kind, scope}]; o != nil {
-				if o.unordered || st.lastPut != "" && o.first <= st.lastPut {
-					st.unordered = true
-				}
-				st.lastPut = max(st.lastPut, o.last)
-			}
 			for id, v := range recs {
 				vs, ok := st.vers[id]
 				if !ok {
@@ -156,17 +145,12 @@ type applyItem struct {
 }
 
 // upTo returns the newest version at or before seq of every record that
-// has one, ordered by kind, scope and id, and the scopes that were not
-// written in ascending id order.
-func (m *memtable) upTo(seq uint64) (out []applyItem, unordered map[scopeKey]bool) {
+// has one, ordered by kind, scope and id.
+func (m *memtable) upTo(seq uint64) (out []applyItem) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	unordered = map[scopeKey]bool{}
 	for kind, tabs := range m.kinds {
 		for scope, st := range tabs {
-			if st.unordered {
-				unordered[scopeKey{kind, scope}] = true
-			}
 			for _, id := range st.ids {
 				if v, ok := newest(st.vers[id], seq); ok {
 					out = append(out, applyItem{kind, scope, entry{id, v}})
@@ -192,7 +176,7 @@ func (m *memtable) upTo(seq uint64) (out []applyItem, unordered map[scopeKey]boo
 		}
 		return 1
 	})
-	return out, unordered
+	return out
 }
 
 // drop removes every version at or before seq: the file holds them, and
@@ -234,25 +218,10 @@ func (m *memtable) drop(seq uint64) {
 type writeSet struct {
 	kinds map[store.Kind]map[string]map[string]version
 	n     int
-	// order is, per scope, the order its ids were put in.
-	order map[scopeKey]*putOrder
-}
-
-// scopeKey names a (kind, scope).
-type scopeKey struct {
-	kind  store.Kind
-	scope string
-}
-
-// putOrder is the order of a write set's puts in a scope: the first and
-// last id, and whether every id sorted after the one before.
-type putOrder struct {
-	first, last string
-	unordered   bool
 }
 
 func newWriteSet() *writeSet {
-	return &writeSet{kinds: map[store.Kind]map[string]map[string]version{}, order: map[scopeKey]*putOrder{}}
+	return &writeSet{kinds: map[store.Kind]map[string]map[string]version{}}
 }
 
 func (w *writeSet) get(kind store.Kind, scope, id string) (version, bool) {
@@ -275,18 +244,6 @@ func (w *writeSet) set(kind store.Kind, scope, id string, v version) {
 		w.n++
 	}
 	recs[id] = v
-	if !v.del {
-		k := scopeKey{kind, scope}
-		o := w.order[k]
-		switch {
-		case o == nil:
-			w.order[k] = &putOrder{first: id, last: id}
-		case id <= o.last:
-			o.unordered = true
-		default:
-			o.last = id
-		}
-	}
 }
 
 // span is memtable.span for the write set.

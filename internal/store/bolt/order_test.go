@@ -31,7 +31,7 @@ func leafFill(t *testing.T, path string, kind store.Kind, scope string) float64 
 }
 
 // TestAppendOrderPacksPages checks that a bucket whose ids only grow (the
-// audit trail) is packed full at each commit, that one written out of
+// audit trail) is packed full at each apply, that one written out of
 // order keeps bbolt's half-full split, and that both read back whole.
 func TestAppendOrderPacksPages(t *testing.T) {
 	dir := t.TempDir()
@@ -53,6 +53,9 @@ func TestAppendOrderPacksPages(t *testing.T) {
 			return nil
 		})
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.apply(); err != nil { // one apply per group, as under load
 			t.Fatal(err)
 		}
 	}
@@ -134,4 +137,66 @@ func TestLazyKindsSkippedByOpenWalk(t *testing.T) {
 			t.Fatal("a damaged lazy record was served")
 		}
 	}
+}
+
+// TestLateFewStillPacks: a bucket given ids that grow, but for a few in
+// each apply that sort just below the last one applied (calls that took
+// their time-ordered ids before others and committed after them), is still
+// packed full; one where the late ids are many is not.
+func TestLateFewStillPacks(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	value := bytes.Repeat([]byte{'v'}, 300)
+	const groups, each = 40, 30
+	for g := range groups {
+		err := s.Update(t.Context(), func(tx store.Tx) error {
+			for i := range each {
+				n := g*each + i
+				if err := tx.Put(store.KindKey, "few", fmt.Sprintf("%08d", n), value); err != nil {
+					return err
+				}
+				// Half the puts land below the last id applied.
+				id := fmt.Sprintf("%08d", n)
+				if i%2 == 0 && g > 0 {
+					id = fmt.Sprintf("%08dm%02d", g*each-2, i)
+				}
+				if err := tx.Put(store.KindKey, "many", id, value); err != nil {
+					return err
+				}
+			}
+			if g > 0 { // two late ones: the ids of calls that committed after the last apply
+				for _, id := range []string{fmt.Sprintf("%08dx", g*each-2), fmt.Sprintf("%08dy", g*each-3)} {
+					if err := tx.Put(store.KindKey, "few", id, value); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.apply(); err != nil { // one apply per group
+			t.Fatal(err)
+		}
+	}
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		items, err := tx.List(store.KindKey, "few", "", 0)
+		if want := groups*each + 2*(groups-1); err != nil || len(items) != want {
+			t.Errorf("few: %d records, %v; want %d", len(items), err, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if f := leafFill(t, s.Path(), store.KindKey, "few"); f < 0.85 {
+		t.Errorf("appended bucket with a few late ids per apply: leaf pages %.0f%% full, want ≥ 85%%", 100*f)
+	}
+	if f := leafFill(t, s.Path(), store.KindKey, "many"); f > 0.8 {
+		t.Errorf("bucket with half its ids late: leaf pages %.0f%% full: packed full, every late insert would split a page", 100*f)
+	}
+	s = openTest(t, dir) // and the file verifies
+	s.Close()
 }

@@ -402,13 +402,13 @@ func (s *Store) apply() (err error) {
 	if seq <= s.applied.Load() {
 		return nil
 	}
-	items, unordered := s.mem.upTo(seq)
+	items := s.mem.upTo(seq)
 	defer s.recoverCorrupt(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	txid := -1
 	err = s.db.Update(func(btx *bbolt.Tx) error {
 		txid = btx.ID()
-		if err := applyItems(btx, items, unordered); err != nil {
+		if err := applyItems(btx, items); err != nil {
 			return err
 		}
 		return setApplied(btx, seq)
@@ -433,9 +433,8 @@ func (s *Store) apply() (err error) {
 // applyItems writes versions into the file: puts sealed with their
 // checksum, deletions dropping a scope's bucket with its last record. The
 // items come in bucket and id order (memtable.upTo); a bucket whose ids
-// were put in ascending order is packed full (order), unless unordered
-// names it.
-func applyItems(btx *bbolt.Tx, items []applyItem, unordered map[scopeKey]bool) error {
+// come after those it held, but for a few, is packed full (order).
+func applyItems(btx *bbolt.Tx, items []applyItem) error {
 	var ord order
 	for _, it := range items {
 		if it.del {
@@ -457,15 +456,12 @@ func applyItems(btx *bbolt.Tx, items []applyItem, unordered map[scopeKey]bool) e
 		if err != nil {
 			return err
 		}
-		if unordered[scopeKey{it.kind, it.scope}] {
-			b.FillPercent = bbolt.DefaultFillPercent
-		} else {
-			ord.note(b, it.id)
-		}
+		ord.note(b, it.id)
 		if err := b.Put([]byte(it.id), seal(it.kind, it.scope, it.id, it.val)); err != nil {
 			return fmt.Errorf("bolt: put: %w", err)
 		}
 	}
+	ord.settle()
 	return nil
 }
 
@@ -630,38 +626,62 @@ func (s *Store) recoverCorrupt(err *error) {
 	}
 }
 
-// order remembers, per bucket written in a write transaction, whether
-// every id put so far went after the bucket's last one (the audit trail,
-// its digests: ids that only grow), and the last of them. A bucket written
-// so is packed full when the transaction commits (bbolt's FillPercent 1.0)
-// instead of being split into half-full pages that would stay half empty:
-// half the pages to write at each commit, and half the file.
+// order remembers, per bucket written in a write transaction, how its
+// puts fell against the ids it held: after the greatest id so far
+// (appended: the audit trail and its digests, whose ids only grow; keys,
+// whose ids are time-ordered) or not (late). A bucket whose puts were
+// appended, but for a few late ones, is packed full when the transaction
+// commits (bbolt's FillPercent 1.0) instead of being split into half-full
+// pages that would stay half empty: half the pages to write at each
+// commit, and half the file. The few late ones are the calls that made
+// their ids before others but committed after them (key ids are taken when
+// a call starts, and an apply ends between them): they land among the last
+// pages, which the commit rewrites anyway.
 type order struct {
-	last map[*bbolt.Bucket][]byte // nil value: not in append order
+	m map[*bbolt.Bucket]*bucketOrder
 }
 
-// note records that id is put in b.
+type bucketOrder struct {
+	last       []byte // the greatest id in the bucket so far (a copy)
+	puts, late int
+}
+
+// maxLate is the share of late puts (1/maxLate) up to which a bucket is
+// still packed full.
+const maxLate = 8
+
+// note records that id is put in b; settle, once every put is noted, sets
+// the buckets' fill.
 func (o *order) note(b *bbolt.Bucket, id string) {
-	if o.last == nil {
-		o.last = make(map[*bbolt.Bucket][]byte, 4)
+	if o.m == nil {
+		o.m = make(map[*bbolt.Bucket]*bucketOrder, 4)
 	}
-	last, seen := o.last[b]
-	switch {
-	case seen && last == nil:
-		return // out of order already
-	case !seen:
-		if k, _ := b.Cursor().Last(); k != nil && string(k) >= id {
-			o.last[b] = nil
-			return
+	bo := o.m[b]
+	if bo == nil {
+		bo = &bucketOrder{}
+		if k, _ := b.Cursor().Last(); k != nil {
+			bo.last = append([]byte(nil), k...) // k is the file's memory: not ours to keep
 		}
-		last = make([]byte, 0, len(id)) // k is the file's memory: not ours to write
-	case string(last) >= id:
-		b.FillPercent = bbolt.DefaultFillPercent
-		o.last[b] = nil
+		o.m[b] = bo
+	}
+	bo.puts++
+	if bo.last != nil && string(bo.last) >= id {
+		bo.late++
 		return
 	}
-	b.FillPercent = maxFillPercent
-	o.last[b] = append(last[:0], id...)
+	bo.last = append(bo.last[:0], id...)
+}
+
+// settle packs full the buckets whose puts were appended but for at most
+// one in maxLate.
+func (o *order) settle() {
+	for b, bo := range o.m {
+		if bo.late*maxLate <= bo.puts && bo.late < bo.puts {
+			b.FillPercent = maxFillPercent
+		} else {
+			b.FillPercent = bbolt.DefaultFillPercent
+		}
+	}
 }
 
 // maxFillPercent is bbolt's upper bound of Bucket.FillPercent.

@@ -56,8 +56,9 @@
 // "format". Version 1 was the same without checksums; Open upgrades a
 // version 1 file in place, in one transaction. List seeks a cursor to its
 // start, so a page costs O(log n + page) whatever its depth. A scope's
-// bucket written in ascending id order (the audit trail) is packed full at
-// commit instead of split half full (see order).
+// bucket whose applied ids come after those it held, but for a few (the
+// audit trail; keys, whose ids are time-ordered), is packed full instead of
+// split half full (see order).
 package bolt
 
 import (

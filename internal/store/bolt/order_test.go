@@ -30,6 +30,21 @@ func leafFill(t *testing.T, path string, kind store.Kind, scope string) float64 
 	return float64(st.LeafInuse) / float64(st.LeafAlloc)
 }
 
+// wantRecords fails t unless (kind, scope) holds n records, read back.
+func wantRecords(t *testing.T, s *Store, kind store.Kind, scope string, n int) {
+	t.Helper()
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		items, err := tx.List(kind, scope, "", 0)
+		if err != nil || len(items) != n {
+			t.Errorf("%s/%s: %d records, %v; want %d", kind, scope, len(items), err, n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAppendOrderPacksPages checks that a bucket whose ids only grow (the
 // audit trail) is packed full at each apply, that one written out of
 // order keeps bbolt's half-full split, and that both read back whole.
@@ -59,19 +74,8 @@ func TestAppendOrderPacksPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, kind := range []store.Kind{store.KindAudit, store.KindKey} {
-		scope := map[store.Kind]string{store.KindAudit: "", store.KindKey: "s"}[kind]
-		err := s.View(t.Context(), func(tx store.Tx) error {
-			items, err := tx.List(kind, scope, "", 0)
-			if err != nil || len(items) != groups*each {
-				t.Errorf("%s: %d records, %v; want %d", kind, len(items), err, groups*each)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	wantRecords(t, s, store.KindAudit, "", groups*each)
+	wantRecords(t, s, store.KindKey, "s", groups*each)
 	s.Close()
 	if f := leafFill(t, s.Path(), store.KindAudit, ""); f < 0.85 {
 		t.Errorf("appended bucket: leaf pages %.0f%% full, want ≥ 85%%", 100*f)
@@ -180,16 +184,8 @@ func TestLateFewStillPacks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := s.View(t.Context(), func(tx store.Tx) error {
-		items, err := tx.List(store.KindKey, "few", "", 0)
-		if want := groups*each + 2*(groups-1); err != nil || len(items) != want {
-			t.Errorf("few: %d records, %v; want %d", len(items), err, want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantRecords(t, s, store.KindKey, "few", groups*each+2*(groups-1))
+	wantRecords(t, s, store.KindKey, "many", groups*each)
 	s.Close()
 	if f := leafFill(t, s.Path(), store.KindKey, "few"); f < 0.85 {
 		t.Errorf("appended bucket with a few late ids per apply: leaf pages %.0f%% full, want ≥ 85%%", 100*f)

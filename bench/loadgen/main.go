@@ -154,7 +154,6 @@ func report(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	subject := fs.String("subject", "strongroom", "label of the server measured")
 	base := fs.String("base", "ref", "label of the reference")
-	rsaCheck := fs.Bool("rsa", false, "add issue 7's Sign RSA-2048 check (against a reference that signs with rsa.SignPSS)")
 	fs.Parse(args)
 	if fs.NArg() != 1 {
 		return errors.New("report takes one results file")
@@ -169,9 +168,6 @@ func report(args []string) error {
 		return err
 	}
 	load.Report(os.Stdout, results, *subject, *base)
-	if *rsaCheck {
-		load.ReportRSA(os.Stdout, results, *subject, *base)
-	}
 	return nil
 }
 

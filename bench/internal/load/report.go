@@ -108,28 +108,3 @@ func summary(xs []float64) string {
 	}
 	return fmt.Sprintf("%.2f× [%.2f–%.2f]", gm, slices.Min(xs), slices.Max(xs))
 }
-
-// ReportRSA writes, for the sign-rsa2048 runs, issue 7's check: the
-// subject's server CPU per signature against Go's own rsa.SignPSS cost
-// plus the HTTP floor, which is the base's CPU per Sign (the reference
-// server signs those requests with rsa.SignPSS), paired run by run. The
-// target is at most 1.10.
-func ReportRSA(w io.Writer, results []Result, subject, base string) {
-	byLabel := map[string][]Result{}
-	for _, r := range results {
-		if r.Op == "sign-rsa2048" {
-			byLabel[r.Label] = append(byLabel[r.Label], r)
-		}
-	}
-	a, b := byLabel[subject], byLabel[base]
-	var ratios []float64
-	for i := range min(len(a), len(b)) {
-		if a[i].CPUus > 0 && b[i].CPUus > 0 {
-			ratios = append(ratios, a[i].CPUus/b[i].CPUus)
-		}
-	}
-	if len(ratios) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\nsign-rsa2048: %s CPU per Sign ÷ %s's (rsa.SignPSS + the HTTP floor): %s (target ≤ 1.10)\n", subject, base, summary(ratios))
-}
